@@ -1,0 +1,106 @@
+//! Command-line front end: argument definitions (each flag once, with its help),
+//! one function per subcommand, and the exit-status policy. The only place that
+//! prints or decides exit codes.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::verify::{self, Status};
+
+/// Exit statuses, documented in `--help` and the README.
+pub mod exit {
+    /// Every file is ok.
+    pub const OK: u8 = 0;
+    /// At least one file is truncated, corrupt, unsupported or has a bad checksum.
+    pub const NOT_OK: u8 = 1;
+    /// Usage error, or a file could not be read at all.
+    pub const ERROR: u8 = 2;
+}
+
+#[derive(Parser, Debug)]
+#[command(name = "rdbkit", version, about = "Reads Redis and Valkey persistence files (RDB) offline.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Prove that RDB files are whole: header, every record and inner encoding, CRC-64.
+    ///
+    /// Prints one line per file (or one JSON object per line with --json).
+    /// Exit status: 0 when every file is ok, 1 when any file is truncated, corrupt,
+    /// unsupported or fails its checksum, 2 for usage errors and unreadable files.
+    Verify(VerifyArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct VerifyArgs {
+    /// Files to verify; `-` reads standard input (streamed, no temp file).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// One JSON object per file per line (schema in the README).
+    #[arg(long)]
+    pub json: bool,
+    /// Read files into memory instead of memory-mapping them.
+    #[arg(long)]
+    pub no_mmap: bool,
+    /// Also print every warning (empty keys, trailing bytes...) under the verdict line.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+}
+
+fn run_verify(args: &VerifyArgs) -> std::io::Result<u8> {
+    let opts = verify::Options { mmap: !args.no_mmap };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut worst = exit::OK;
+    for path in &args.paths {
+        let report = verify::verify_path(path, &opts);
+        if args.json {
+            serde_json::to_writer(&mut out, &report).map_err(std::io::Error::other)?;
+            writeln!(out)?;
+        } else {
+            writeln!(out, "{}", report.human_line())?;
+            if args.verbose {
+                for w in &report.warnings {
+                    writeln!(out, "  warning: {w}")?;
+                }
+            }
+        }
+        out.flush()?;
+        let code = match report.status {
+            Status::Ok => exit::OK,
+            Status::Unreadable => exit::ERROR,
+            _ => exit::NOT_OK,
+        };
+        worst = worst.max(code);
+    }
+    Ok(worst)
+}
+
+/// Runs the command line and returns the process exit status.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::ERROR } else { exit::OK });
+        }
+    };
+    let result = match &cli.command {
+        Command::Verify(a) => run_verify(a),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        // `rdbkit verify --json ... | head` closing the pipe is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::from(exit::OK),
+        Err(e) => {
+            eprintln!("rdbkit: {e}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}

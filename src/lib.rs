@@ -1,0 +1,17 @@
+//! rdbkit reads Redis-family persistence files offline.
+//!
+//! * Verify a backup: [`verify::verify_path`] (what `rdbkit verify` runs).
+//! * Read records zero-copy from a slice or mmap: [`rdb::RdbReader`].
+//! * Stream records from any `Read`: [`rdb::RdbStream`].
+//! * Walk a collection's elements from its encoded bytes: [`rdb::items::for_each`].
+//!
+//! Layers (dependencies point down only): `error`, `source` → `rdb` → `verify` → `cli`.
+#![deny(unsafe_code)]
+
+pub mod cli;
+pub mod error;
+pub mod rdb;
+pub mod source;
+pub mod verify;
+
+pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,134 @@
+//! Scratch state for deep checks: reusable buffers, the duplicate detector, warnings.
+//!
+//! Duplicate members are found with a set of 64-bit fingerprints (8 bytes per
+//! member of the collection being checked, reused between keys). A fingerprint hit is
+//! only a suspicion: the caller then re-walks the collection and compares the real
+//! bytes, so the verdict is exact while memory stays independent of member sizes.
+
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Fast 64-bit fingerprint of a byte string (multiply-xorshift over 8-byte words,
+/// murmur3's finaliser). Collisions only cost an exact re-check.
+#[inline]
+pub fn fingerprint(b: &[u8]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h = (b.len() as u64) ^ 0x243f_6a88_85a3_08d3;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let v = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        h = (h ^ v).wrapping_mul(K);
+        h ^= h >> 29;
+    }
+    let r = chunks.remainder();
+    if !r.is_empty() {
+        let mut w = [0u8; 8];
+        w[..r.len()].copy_from_slice(r);
+        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// The fingerprints are already uniform: hash them by identity.
+#[derive(Default)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = fingerprint(bytes);
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+pub type FingerprintSet = HashSet<u64, BuildHasherDefault<IdHasher>>;
+
+/// Options and reusable state for reading values.
+pub struct Checker {
+    /// Run the deep checks (every entry, duplicates). Off only for fast skimming.
+    pub deep: bool,
+    pub(crate) seen: FingerprintSet,
+    pub(crate) buf: Vec<u8>,
+    pub(crate) buf2: Vec<u8>,
+    pub(crate) ids: HashSet<u128>,
+    pub(crate) owned: std::collections::HashMap<u128, bool>,
+    /// Warnings raised while reading the current record (drained by the reader).
+    pub(crate) warnings: Vec<String>,
+}
+
+impl Default for Checker {
+    fn default() -> Self {
+        Checker::new(true)
+    }
+}
+
+impl Checker {
+    pub fn new(deep: bool) -> Self {
+        Checker {
+            deep,
+            seen: FingerprintSet::default(),
+            buf: Vec::new(),
+            buf2: Vec::new(),
+            ids: HashSet::new(),
+            owned: Default::default(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Starts a new collection for duplicate detection.
+    pub(crate) fn start_unique(&mut self, expected: u64) {
+        // Keep memory bounded between keys: drop a huge set after use.
+        if self.seen.capacity() > (1 << 20) {
+            self.seen = FingerprintSet::default();
+        } else {
+            self.seen.clear();
+        }
+        self.seen.reserve(expected.min(1 << 16) as usize);
+    }
+
+    /// Adds a member; `true` means "possibly a duplicate" (fingerprint already seen).
+    #[inline]
+    pub(crate) fn maybe_dup(&mut self, member: &[u8]) -> bool {
+        !self.seen.insert(fingerprint(member))
+    }
+
+    pub(crate) fn warn(&mut self, w: String) {
+        self.warnings.push(w);
+    }
+}
+
+/// Exact duplicate search for the rare case a fingerprint repeated.
+pub(crate) fn has_exact_duplicate(members: impl Iterator<Item = Vec<u8>>) -> bool {
+    let mut set = HashSet::new();
+    for m in members {
+        if !set.insert(m) {
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_differ_on_length_and_content() {
+        assert_ne!(fingerprint(b"ab"), fingerprint(b"ab\0"));
+        assert_ne!(fingerprint(b""), fingerprint(b"\0"));
+        assert_ne!(fingerprint(b"abcdefgh1"), fingerprint(b"abcdefgh2"));
+        let mut c = Checker::default();
+        c.start_unique(3);
+        assert!(!c.maybe_dup(b"x"));
+        assert!(!c.maybe_dup(b"y"));
+        assert!(c.maybe_dup(b"x"));
+    }
+}

@@ -1,0 +1,266 @@
+//! A bounds-checked reader over `&'a [u8]` that knows its absolute file offset.
+//!
+//! Every read checks the bytes left first and fails with `Truncated { needed }` at the
+//! exact offset, so a hostile length never reaches an allocation or a slice index.
+//! Also the RDB primitives of FORMAT.md §2: `LEN` (§2.1), `STR` (§2.2), doubles (§2.3).
+
+use crate::error::{Error, Result};
+use crate::rdb::string::RdbStr;
+
+#[derive(Clone, Copy, Debug)]
+pub struct Cursor<'a> {
+    data: &'a [u8],
+    pos: usize,
+    base: u64,
+}
+
+/// A decoded `LEN`: a plain length, or the `11xxxxxx` special-string selector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Len {
+    Plain(u64),
+    Special(u8),
+}
+
+impl<'a> Cursor<'a> {
+    /// `base` is the absolute offset of `data[0]` in the file.
+    pub fn new(data: &'a [u8], base: u64) -> Self {
+        Cursor { data, pos: 0, base }
+    }
+    #[inline]
+    pub fn offset(&self) -> u64 {
+        self.base + self.pos as u64
+    }
+    #[inline]
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+    #[inline]
+    pub fn remaining(&self) -> usize {
+        self.data.len() - self.pos
+    }
+    pub fn is_empty(&self) -> bool {
+        self.remaining() == 0
+    }
+    /// The bytes from `start` (a previous `pos()`) to the current position.
+    pub fn since(&self, start: usize) -> &'a [u8] {
+        self.data.get(start..self.pos).unwrap_or_default()
+    }
+    pub fn rest(&self) -> &'a [u8] {
+        self.data.get(self.pos..).unwrap_or_default()
+    }
+
+    #[inline]
+    fn short(&self, n: usize) -> Error {
+        Error::truncated(self.offset(), (n - self.remaining()) as u64)
+    }
+
+    #[inline]
+    pub fn u8(&mut self) -> Result<u8> {
+        match self.data.get(self.pos) {
+            Some(&b) => {
+                self.pos += 1;
+                Ok(b)
+            }
+            None => Err(self.short(1)),
+        }
+    }
+
+    #[inline]
+    pub fn peek_u8(&self) -> Option<u8> {
+        self.data.get(self.pos).copied()
+    }
+
+    #[inline]
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if n > self.remaining() {
+            return Err(self.short(n));
+        }
+        let s = &self.data[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+
+    /// Like `take` for a length read from the file as u64.
+    #[inline]
+    pub fn take_u64(&mut self, n: u64) -> Result<&'a [u8]> {
+        match usize::try_from(n) {
+            Ok(n) => self.take(n),
+            Err(_) => Err(Error::truncated(self.offset(), n - self.remaining() as u64)),
+        }
+    }
+
+    #[inline]
+    pub fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let s = self.take(N)?;
+        let mut a = [0u8; N];
+        a.copy_from_slice(s);
+        Ok(a)
+    }
+
+    pub fn u32le(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+    pub fn i32le(&mut self) -> Result<i32> {
+        Ok(i32::from_le_bytes(self.array()?))
+    }
+    pub fn i64le(&mut self) -> Result<i64> {
+        Ok(i64::from_le_bytes(self.array()?))
+    }
+    pub fn u64be(&mut self) -> Result<u64> {
+        Ok(u64::from_be_bytes(self.array()?))
+    }
+
+    /// `LEN` (§2.1): `00` 6-bit, `01` 14-bit big endian, `0x80` u32 BE, `0x81` u64 BE,
+    /// `11` special string encoding.
+    ///
+    /// ```
+    /// # use rdbkit::rdb::cursor::{Cursor, Len};
+    /// let read = |b: &[u8]| Cursor::new(b, 0).len_or_special().unwrap();
+    /// assert_eq!(read(&[0x0a]), Len::Plain(10));
+    /// assert_eq!(read(&[0x41, 0x02]), Len::Plain(258));
+    /// assert_eq!(read(&[0x80, 0, 1, 0, 0]), Len::Plain(65536));
+    /// assert_eq!(read(&[0x81, 0, 0, 0, 1, 0, 0, 0, 0]), Len::Plain(1 << 32));
+    /// assert_eq!(read(&[0xc3]), Len::Special(3));
+    /// ```
+    #[inline]
+    pub fn len_or_special(&mut self) -> Result<Len> {
+        let at = self.offset();
+        let b = self.u8()?;
+        match b >> 6 {
+            0 => Ok(Len::Plain((b & 0x3f) as u64)),
+            1 => Ok(Len::Plain((((b & 0x3f) as u64) << 8) | self.u8()? as u64)),
+            2 => match b {
+                0x80 => Ok(Len::Plain(u32::from_be_bytes(self.array()?) as u64)),
+                0x81 => Ok(Len::Plain(self.u64be()?)),
+                _ => Err(Error::corrupt(at, format!("unknown length encoding 0x{b:02x}"))),
+            },
+            _ => Ok(Len::Special(b & 0x3f)),
+        }
+    }
+
+    /// A `LEN` that must be a plain length.
+    #[inline]
+    pub fn length(&mut self) -> Result<u64> {
+        let at = self.offset();
+        match self.len_or_special()? {
+            Len::Plain(n) => Ok(n),
+            Len::Special(e) => Err(Error::corrupt(at, format!("expected a length, found string encoding {e}"))),
+        }
+    }
+
+    /// A count of items each at least `min_item` bytes long: a count the bytes left
+    /// cannot hold is reported as truncation right away, not after a long loop.
+    pub fn count(&mut self, min_item: u64) -> Result<u64> {
+        let at = self.offset();
+        let n = self.length()?;
+        let need = n.saturating_mul(min_item);
+        if need > self.remaining() as u64 {
+            return Err(Error::truncated(at, need - self.remaining() as u64).reading("a collection whose length exceeds the bytes left"));
+        }
+        Ok(n)
+    }
+
+    /// `STR` (§2.2): raw bytes, an int8/16/32 encoded integer, or LZF.
+    #[inline]
+    pub fn string(&mut self) -> Result<RdbStr<'a>> {
+        let at = self.offset();
+        match self.len_or_special()? {
+            Len::Plain(n) => Ok(RdbStr::Raw(self.take_u64(n)?)),
+            Len::Special(0) => Ok(RdbStr::Int(self.u8()? as i8 as i64)),
+            Len::Special(1) => Ok(RdbStr::Int(i16::from_le_bytes(self.array()?) as i64)),
+            Len::Special(2) => Ok(RdbStr::Int(self.i32le()? as i64)),
+            Len::Special(3) => {
+                let clen = self.length()?;
+                let len = self.length()?;
+                let data_at = self.offset();
+                let data = self.take_u64(clen)?;
+                RdbStr::lzf(data, len, data_at)
+            }
+            Len::Special(e) => Err(Error::corrupt(at, format!("unknown string encoding {e}"))),
+        }
+    }
+
+    /// Skips a `STR` without decoding it, but still checking LZF framing.
+    #[inline]
+    pub fn skip_string(&mut self) -> Result<()> {
+        self.string().map(|_| ())
+    }
+
+    /// `DBL_ASCII` (§2.3): `u8 n`, 253 NaN, 254 +inf, 255 -inf, else n ASCII bytes.
+    pub fn ascii_double(&mut self) -> Result<f64> {
+        let at = self.offset();
+        let n = self.u8()?;
+        match n {
+            253 => Ok(f64::NAN),
+            254 => Ok(f64::INFINITY),
+            255 => Ok(f64::NEG_INFINITY),
+            n => {
+                let text = self.take(n as usize)?;
+                parse_double(text).ok_or_else(|| Error::corrupt(at, "invalid ASCII double"))
+            }
+        }
+    }
+
+    /// `DBL_BIN`: 8-byte IEEE-754, little endian.
+    pub fn binary_double(&mut self) -> Result<f64> {
+        Ok(f64::from_le_bytes(self.array()?))
+    }
+}
+
+/// Parses a double the way Redis's `strtod`-based readers accept it
+/// (`inf`, `-inf`, `+inf`, decimal and exponent forms).
+pub fn parse_double(text: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(text).ok()?;
+    match s.to_ascii_lowercase().as_str() {
+        "inf" | "+inf" | "infinity" | "+infinity" => Some(f64::INFINITY),
+        "-inf" | "-infinity" => Some(f64::NEG_INFINITY),
+        "nan" | "-nan" | "+nan" => Some(f64::NAN),
+        _ => s.parse::<f64>().ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_reports_offset_and_missing_bytes() {
+        let mut c = Cursor::new(&[0x80, 0, 0], 100);
+        let e = c.len_or_special().unwrap_err();
+        assert_eq!(e.offset(), 101);
+        assert_eq!(e.kind(), &crate::error::ErrorKind::Truncated { needed: 2 });
+    }
+
+    #[test]
+    fn huge_length_claim_allocates_nothing() {
+        // 0x81 + 2^63: a string claiming 8 EiB in a tiny input.
+        let mut c = Cursor::new(&[0x81, 0x80, 0, 0, 0, 0, 0, 0, 0, b'x'], 0);
+        let e = c.string().unwrap_err();
+        assert!(e.is_truncated());
+        assert_eq!(e.offset(), 9);
+    }
+
+    #[test]
+    fn bad_length_prefix_is_corrupt() {
+        let e = Cursor::new(&[0x82, 0, 0, 0, 0], 7).length().unwrap_err();
+        assert_eq!(e.offset(), 7);
+        assert!(e.to_string().contains("unknown length encoding 0x82"));
+    }
+
+    #[test]
+    fn int_encoded_strings() {
+        let s = Cursor::new(&[0xc0, 0xfe], 0).string().unwrap();
+        assert_eq!(s, RdbStr::Int(-2));
+        let s = Cursor::new(&[0xc1, 0xab, 0xab], 0).string().unwrap();
+        assert_eq!(s, RdbStr::Int(0xabab_u16 as i16 as i64));
+        let s = Cursor::new(&[0xc2, 0x25, 0xd3, 0xed, 0x0a], 0).string().unwrap();
+        assert_eq!(s, RdbStr::Int(183358245));
+        assert!(Cursor::new(&[0xc4], 0).string().is_err());
+    }
+
+    #[test]
+    fn count_rejects_impossible_collections_early() {
+        let e = Cursor::new(&[0x80, 0xff, 0xff, 0xff, 0xff, 1, 2], 0).count(1).unwrap_err();
+        assert!(e.is_truncated());
+    }
+}

@@ -1,0 +1,191 @@
+//! LZF decompression as Redis uses it for `STR` values (FORMAT.md §2.2).
+//!
+//! ```text
+//! ctrl < 32   literal run: copy the next ctrl+1 input bytes
+//! ctrl >= 32  back reference: len = ctrl>>5 (7 = read one more byte and add it),
+//!             distance = ((ctrl & 31) << 8) + next byte + 1; copy len+2 bytes
+//!             from out[op - distance], byte by byte (the regions may overlap)
+//! ```
+//! Output must be exactly the declared length, as Redis requires.
+//!
+//! Two entry points: [`decompress_into`] fills a caller-owned buffer (reused across
+//! records, no allocation per string), and [`check`] validates the same framing without
+//! writing anything, so a multi-gigabyte compressed value is verified in O(1) memory.
+//! The `lzf` crate is the reference these are tested against; it allocates a fresh
+//! `Vec` per call and cannot verify without materialising the output.
+
+/// Why a compressed blob is invalid, with the input position where it was noticed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LzfError {
+    pub at: usize,
+    pub reason: &'static str,
+}
+
+impl std::fmt::Display for LzfError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid LZF data at compressed byte {}: {}", self.at, self.reason)
+    }
+}
+
+/// The largest output an LZF stream of `clen` bytes can produce: a 3-byte back
+/// reference yields at most 264 bytes. A declared length above this is corrupt
+/// without needing a single byte of output buffer.
+pub fn max_output(clen: usize) -> u64 {
+    (clen as u64).saturating_mul(88)
+}
+
+/// Receives the operations of a validated LZF stream.
+trait Sink {
+    fn literal(&mut self, op: usize, run: &[u8]);
+    fn back_ref(&mut self, op: usize, dist: usize, len: usize);
+}
+
+/// Validation only: nothing is written.
+struct Discard;
+
+impl Sink for Discard {
+    #[inline(always)]
+    fn literal(&mut self, _: usize, _: &[u8]) {}
+    #[inline(always)]
+    fn back_ref(&mut self, _: usize, _: usize, _: usize) {}
+}
+
+/// Writes into an output buffer already sized to the declared length.
+struct Output<'o>(&'o mut [u8]);
+
+impl Sink for Output<'_> {
+    #[inline(always)]
+    fn literal(&mut self, op: usize, run: &[u8]) {
+        self.0[op..op + run.len()].copy_from_slice(run);
+    }
+    #[inline(always)]
+    fn back_ref(&mut self, op: usize, dist: usize, n: usize) {
+        let from = op - dist;
+        if dist >= n {
+            self.0.copy_within(from..from + n, op);
+        } else {
+            // Overlapping copy: byte by byte, as LZF requires (run-length patterns).
+            for i in 0..n {
+                self.0[op + i] = self.0[from + i];
+            }
+        }
+    }
+}
+
+/// Walks the stream, handing each operation to `sink` after all bounds checks.
+#[inline(always)]
+fn walk(input: &[u8], out_len: usize, sink: &mut impl Sink) -> Result<(), LzfError> {
+    let mut ip = 0usize;
+    let mut op = 0usize;
+    while ip < input.len() {
+        let ctrl = input[ip] as usize;
+        let at = ip;
+        ip += 1;
+        if ctrl < 32 {
+            let n = ctrl + 1;
+            if op + n > out_len {
+                return Err(LzfError { at, reason: "literal run past the declared length" });
+            }
+            let Some(run) = input.get(ip..ip + n) else {
+                return Err(LzfError { at, reason: "literal run past the end of the input" });
+            };
+            sink.literal(op, run);
+            ip += n;
+            op += n;
+        } else {
+            let mut len = ctrl >> 5;
+            let mut dist = (ctrl & 0x1f) << 8;
+            if len == 7 {
+                let Some(&extra) = input.get(ip) else {
+                    return Err(LzfError { at, reason: "back reference cut short" });
+                };
+                len += extra as usize;
+                ip += 1;
+            }
+            let Some(&low) = input.get(ip) else {
+                return Err(LzfError { at, reason: "back reference cut short" });
+            };
+            ip += 1;
+            dist += low as usize + 1;
+            let n = len + 2;
+            if op + n > out_len {
+                return Err(LzfError { at, reason: "back reference past the declared length" });
+            }
+            if dist > op {
+                return Err(LzfError { at, reason: "back reference before the start of the output" });
+            }
+            sink.back_ref(op, dist, n);
+            op += n;
+        }
+    }
+    if op != out_len {
+        return Err(LzfError { at: input.len(), reason: "output shorter than the declared length" });
+    }
+    Ok(())
+}
+
+/// Checks that `input` decompresses to exactly `out_len` bytes, writing nothing.
+pub fn check(input: &[u8], out_len: usize) -> Result<(), LzfError> {
+    walk(input, out_len, &mut Discard)
+}
+
+/// Decompresses into `out`, which is resized to `out_len` (its capacity is reused).
+pub fn decompress_into(input: &[u8], out_len: usize, out: &mut Vec<u8>) -> Result<(), LzfError> {
+    // Validate first: a corrupt stream must not cost an `out_len` allocation.
+    check(input, out_len)?;
+    out.clear();
+    out.resize(out_len, 0);
+    walk(input, out_len, &mut Output(out.as_mut_slice()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roundtrip(data: &[u8]) {
+        let Ok(c) = lzf::compress(data) else { return };
+        let mut out = Vec::new();
+        decompress_into(&c, data.len(), &mut out).unwrap();
+        assert_eq!(out, data);
+        assert_eq!(lzf::decompress(&c, data.len()).unwrap(), out, "reference decoder agrees");
+        check(&c, data.len()).unwrap();
+        assert!(check(&c, data.len() + 1).is_err());
+        if !data.is_empty() {
+            assert!(check(&c, data.len() - 1).is_err());
+        }
+    }
+
+    #[test]
+    fn agrees_with_reference_decoder() {
+        roundtrip(&[b'a'; 200]);
+        roundtrip(b"Key that redis should compress easily Key that redis should compress easily");
+        let mut x: u32 = 12345;
+        let mut noisy = Vec::new();
+        for i in 0..20000u32 {
+            x = x.wrapping_mul(1103515245).wrapping_add(12345);
+            noisy.push(if i % 7 < 3 { b'z' } else { (x >> 24) as u8 % 5 + b'a' });
+        }
+        roundtrip(&noisy);
+    }
+
+    #[test]
+    fn rejects_reference_before_start_and_short_input() {
+        assert!(check(&[0x20, 0x00], 3).is_err());
+        assert!(check(&[0x05, b'a'], 6).is_err());
+        assert!(check(&[0xe0], 9).is_err());
+    }
+
+    #[test]
+    fn every_byte_string_is_safe() {
+        // Exhaustive over short inputs: never panics, never writes past out_len.
+        let mut out = Vec::new();
+        for a in 0..=255u8 {
+            for b in [0u8, 1, 31, 32, 200, 255] {
+                for len in [0usize, 1, 2, 10, 300] {
+                    let _ = decompress_into(&[a, b, b'x'], len, &mut out);
+                    let _ = decompress_into(&[0, b'q', a, b], len, &mut out);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,503 @@
+//! Value payloads by type id (FORMAT.md §4, §5): `read` finds where a value ends,
+//! checks it (deeply when `Checker::deep`), and returns a borrowed view of it.
+//!
+//! The view keeps the value's bytes and file offsets, so callers can iterate the
+//! collection straight from the encoded bytes later (`crate::rdb::items`) instead of
+//! materialising it.
+
+use crate::error::{Error, Result};
+use crate::rdb::check::{has_exact_duplicate, Checker};
+use crate::rdb::cursor::Cursor;
+use crate::rdb::encoding::intset::Intset;
+use crate::rdb::encoding::listpack::Listpack;
+use crate::rdb::encoding::ziplist::Ziplist;
+use crate::rdb::encoding::zipmap::Zipmap;
+use crate::rdb::encoding::{BlobError, Elem};
+use crate::rdb::header::Dialect;
+use crate::rdb::module;
+use crate::rdb::stream;
+use crate::rdb::string::RdbStr;
+use crate::rdb::types::TypeInfo;
+
+/// Hash field expiry times above this are invalid (`EB_EXPIRE_TIME_MAX`, 2^48 - 1).
+pub const MAX_FIELD_EXPIRE_MS: u64 = (1 << 48) - 1;
+
+/// A span of the file: bytes plus the absolute offset of the first one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Region<'a> {
+    pub bytes: &'a [u8],
+    pub at: u64,
+}
+
+impl<'a> Region<'a> {
+    pub fn cursor(&self) -> Cursor<'a> {
+        Cursor::new(self.bytes, self.at)
+    }
+}
+
+/// A blob-encoded collection (`STR` holding a ziplist, listpack, intset or zipmap).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Blob<'a> {
+    pub s: RdbStr<'a>,
+    /// File offset of the blob's first byte (of the compressed bytes when LZF).
+    pub at: u64,
+}
+
+/// Which layout a hash with per-field TTLs uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HashTtlLayout {
+    /// Redis 7.4+ type 24: TTLs relative to `min_expire`.
+    Redis,
+    /// Redis 7.4 RC type 22: absolute TTLs.
+    RedisPreGa,
+    /// Valkey 9 type 22 (HASH_2): field, value, absolute expiry (-1 none).
+    Valkey,
+}
+
+/// A value, borrowed from the file.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Value<'a> {
+    String(RdbStr<'a>),
+    /// Type 1: `count` strings, head to tail.
+    List { count: u64, items: Region<'a> },
+    /// Type 2: `count` strings.
+    Set { count: u64, items: Region<'a> },
+    /// Types 3 and 5: `count` (member, score) pairs.
+    Zset { count: u64, items: Region<'a>, binary_scores: bool },
+    /// Type 4: `count` (field, value) pairs.
+    Hash { count: u64, items: Region<'a> },
+    /// Types 22/24 and Valkey's 22: `count` fields with TTLs.
+    HashWithTtl { count: u64, items: Region<'a>, layout: HashTtlLayout, min_expire: Option<u64> },
+    /// Types 9-13, 16, 17, 20, 23, 25: one blob (`min_expire` for type 25).
+    Encoded { type_id: u8, blob: Blob<'a>, min_expire: Option<u64> },
+    /// Types 14 and 18: `nodes` nodes.
+    Quicklist { nodes: u64, items: Region<'a>, v2: bool },
+    /// Types 15, 19, 21, 26 (`version` 1-4).
+    Stream { version: u8, body: Region<'a>, summary: stream::StreamSummary },
+    /// Type 7: module type id and its opcode stream (ending with the EOF opcode).
+    Module { module_id: u64, body: Region<'a> },
+}
+
+/// What reading a value learnt about it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ValueInfo {
+    /// Elements: list items, set/zset members, hash fields, stream entries; 1 for a
+    /// string or module value.
+    pub elements: u64,
+    /// Bytes the value occupies in the file.
+    pub stored_bytes: u64,
+}
+
+fn blob_error(e: BlobError, blob: &Blob<'_>, what: &str) -> Error {
+    match blob.s {
+        RdbStr::Lzf { .. } => Error::corrupt(
+            blob.at,
+            format!("{what} integrity check failed: {} at byte {} of the decompressed blob", e.reason, e.at),
+        ),
+        _ => Error::corrupt(blob.at + e.at as u64, format!("{what} integrity check failed: {}", e.reason)),
+    }
+}
+
+fn read_blob<'a>(cur: &mut Cursor<'a>) -> Result<Blob<'a>> {
+    let start = cur.offset();
+    let s = cur.string()?;
+    let at = match s {
+        RdbStr::Lzf { at, .. } => at,
+        RdbStr::Raw(b) => cur.offset() - b.len() as u64,
+        RdbStr::Int(_) => start,
+    };
+    Ok(Blob { s, at })
+}
+
+/// Which container a blob holds, to pick the checks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Container {
+    ListZiplist,
+    ZsetZiplist,
+    HashZiplist,
+    Zipmap,
+    Intset,
+    SetListpack,
+    HashListpack,
+    ZsetListpack,
+    HashListpackTtl,
+    QuicklistZiplist,
+    QuicklistListpack,
+}
+
+/// Checks a decoded blob; returns its element count (pairs count as one element).
+fn check_blob(bytes: &[u8], c: Container, chk: &mut Checker) -> std::result::Result<u64, BlobError> {
+    let mut elems = |it: &mut dyn Iterator<Item = std::result::Result<Elem<'_>, BlobError>>, tuple: usize, dups: bool| {
+        chk.start_unique(0);
+        let mut n = 0usize;
+        let mut suspicious = false;
+        let mut ib = itoa::Buffer::new();
+        for e in it {
+            let e = e?;
+            if dups && n % tuple == 0 && chk.maybe_dup(e.bytes(&mut ib)) {
+                suspicious = true;
+            }
+            if tuple == 3 && n % 3 == 2 {
+                match e {
+                    Elem::Int(t) if (0..=MAX_FIELD_EXPIRE_MS as i64).contains(&t) => {}
+                    _ => return Err(BlobError::new(0, "hash field TTL is not a valid expiry time")),
+                }
+            }
+            n += 1;
+        }
+        if n % tuple != 0 {
+            return Err(BlobError::new(0, format!("{n} entries do not form {tuple}-tuples")));
+        }
+        Ok(((n / tuple) as u64, suspicious))
+    };
+    let (count, suspicious) = match c {
+        Container::ListZiplist | Container::QuicklistZiplist => {
+            (Ziplist::parse(bytes)?.validate()? as u64, false)
+        }
+        Container::ZsetZiplist | Container::HashZiplist => elems(&mut Ziplist::parse(bytes)?.iter(), 2, true)?,
+        Container::SetListpack => elems(&mut Listpack::parse(bytes)?.iter(), 1, true)?,
+        Container::HashListpack | Container::ZsetListpack => elems(&mut Listpack::parse(bytes)?.iter(), 2, true)?,
+        Container::HashListpackTtl => elems(&mut Listpack::parse(bytes)?.iter(), 3, true)?,
+        Container::QuicklistListpack => (Listpack::parse(bytes)?.validate()? as u64, false),
+        Container::Intset => (Intset::parse(bytes)?.validate()? as u64, false),
+        Container::Zipmap => {
+            let zm = Zipmap::parse(bytes)?;
+            chk.start_unique(0);
+            let mut n = 0u64;
+            let mut suspicious = false;
+            for p in zm.iter() {
+                let (k, _) = p?;
+                suspicious |= chk.maybe_dup(k);
+                n += 1;
+            }
+            (n, suspicious)
+        }
+    };
+    if suspicious {
+        let step = match c {
+            Container::SetListpack => 1,
+            Container::HashListpackTtl => 3,
+            _ => 2,
+        };
+        let dup = match c {
+            Container::Zipmap => has_exact_duplicate(Zipmap::parse(bytes)?.iter().filter_map(|p| p.ok()).map(|(k, _)| k.to_vec())),
+            Container::ZsetZiplist | Container::HashZiplist => {
+                has_exact_duplicate(Ziplist::parse(bytes)?.iter().filter_map(|e| e.ok()).step_by(step).map(|e| e.to_vec()))
+            }
+            _ => has_exact_duplicate(Listpack::parse(bytes)?.iter().filter_map(|e| e.ok()).step_by(step).map(|e| e.to_vec())),
+        };
+        if dup {
+            return Err(BlobError::new(0, "duplicate members or fields"));
+        }
+    }
+    Ok(count)
+}
+
+/// Decodes a blob into the checker's buffer and checks it.
+fn check_encoded(blob: &Blob<'_>, c: Container, what: &str, chk: &mut Checker) -> Result<u64> {
+    let mut buf = std::mem::take(&mut chk.buf2);
+    let r = match blob.s.decode(&mut buf) {
+        Ok(bytes) => check_blob(bytes, c, chk).map_err(|e| blob_error(e, blob, what)),
+        Err(e) => Err(e),
+    };
+    chk.buf2 = buf;
+    r
+}
+
+/// Reads `count` strings (or `tuple`-sized groups whose first string must be unique).
+fn read_strings(cur: &mut Cursor<'_>, count: u64, unique: bool, score: Option<bool>, chk: &mut Checker) -> Result<()> {
+    let start = cur.clone();
+    let deep = chk.deep;
+    if unique && deep {
+        chk.start_unique(count);
+    }
+    let mut suspicious = false;
+    for _ in 0..count {
+        let s = cur.string()?;
+        if deep {
+            s.check()?;
+            if unique {
+                let dup = match s {
+                    RdbStr::Raw(b) => chk.maybe_dup(b),
+                    _ => {
+                        let mut buf = std::mem::take(&mut chk.buf);
+                        let d = s.decode(&mut buf).map(|b| chk.maybe_dup(b));
+                        chk.buf = buf;
+                        d?
+                    }
+                };
+                suspicious |= dup;
+            }
+        }
+        match score {
+            None if unique => {}
+            None => {}
+            Some(binary) => {
+                let at = cur.offset();
+                let v = if binary { cur.binary_double()? } else { cur.ascii_double()? };
+                if v.is_nan() {
+                    return Err(Error::corrupt(at, "zset with NaN score"));
+                }
+            }
+        }
+    }
+    if suspicious {
+        // Fingerprints repeated: settle it on the real bytes.
+        let mut c = start;
+        let mut members = Vec::new();
+        for _ in 0..count {
+            members.push(c.string()?.to_vec()?);
+            match score {
+                Some(true) => {
+                    c.binary_double()?;
+                }
+                Some(false) => {
+                    c.ascii_double()?;
+                }
+                None => {}
+            }
+        }
+        if has_exact_duplicate(members.into_iter()) {
+            return Err(Error::corrupt(start.offset(), "duplicate members or fields"));
+        }
+    }
+    Ok(())
+}
+
+/// Reads plain hash pairs (type 4): the field must be unique, the value is any string.
+fn read_hash_pairs(cur: &mut Cursor<'_>, count: u64, chk: &mut Checker) -> Result<()> {
+    let start = cur.clone();
+    chk.start_unique(count);
+    let mut suspicious = false;
+    for _ in 0..count {
+        let f = cur.string()?;
+        let v = cur.string()?;
+        if chk.deep {
+            f.check()?;
+            v.check()?;
+            suspicious |= match f {
+                RdbStr::Raw(b) => chk.maybe_dup(b),
+                _ => {
+                    let mut buf = std::mem::take(&mut chk.buf);
+                    let d = f.decode(&mut buf).map(|b| chk.maybe_dup(b));
+                    chk.buf = buf;
+                    d?
+                }
+            };
+        }
+    }
+    if suspicious {
+        let mut c = start;
+        let mut fields = Vec::new();
+        for _ in 0..count {
+            fields.push(c.string()?.to_vec()?);
+            c.string()?;
+        }
+        if has_exact_duplicate(fields.into_iter()) {
+            return Err(Error::corrupt(start.offset(), "duplicate hash fields"));
+        }
+    }
+    Ok(())
+}
+
+fn read_hash_ttl(cur: &mut Cursor<'_>, count: u64, layout: HashTtlLayout, min_expire: Option<u64>, chk: &mut Checker) -> Result<()> {
+    let start = cur.clone();
+    chk.start_unique(count);
+    let mut suspicious = false;
+    for _ in 0..count {
+        let at = cur.offset();
+        let expire = match layout {
+            HashTtlLayout::Redis => {
+                let ttl = cur.length()?;
+                if ttl == 0 { 0 } else { ttl.wrapping_add(min_expire.unwrap_or(0)).wrapping_sub(1) }
+            }
+            HashTtlLayout::RedisPreGa => cur.length()?,
+            HashTtlLayout::Valkey => 0,
+        };
+        if expire > MAX_FIELD_EXPIRE_MS {
+            return Err(Error::corrupt(at, format!("invalid hash field expiry time {expire}")));
+        }
+        let f = cur.string()?;
+        let v = cur.string()?;
+        if layout == HashTtlLayout::Valkey {
+            let at = cur.offset();
+            let e = cur.i64le()?;
+            if e < -1 || e > MAX_FIELD_EXPIRE_MS as i64 {
+                return Err(Error::corrupt(at, format!("invalid hash field expiry time {e}")));
+            }
+        }
+        if chk.deep {
+            f.check()?;
+            v.check()?;
+            let mut buf = std::mem::take(&mut chk.buf);
+            let d = f.decode(&mut buf).map(|b| chk.maybe_dup(b));
+            chk.buf = buf;
+            suspicious |= d?;
+        }
+    }
+    if suspicious {
+        let mut c = start;
+        let mut fields = Vec::new();
+        for _ in 0..count {
+            if layout != HashTtlLayout::Valkey {
+                c.length()?;
+            }
+            fields.push(c.string()?.to_vec()?);
+            c.string()?;
+            if layout == HashTtlLayout::Valkey {
+                c.i64le()?;
+            }
+        }
+        if has_exact_duplicate(fields.into_iter()) {
+            return Err(Error::corrupt(start.offset(), "duplicate hash fields"));
+        }
+    }
+    Ok(())
+}
+
+fn empty(chk: &mut Checker, what: &str) {
+    chk.warn(format!("empty {what}: the server skips this key on load"));
+}
+
+/// Reads one value of type `info` at `cur`. `what` names the structure being read in
+/// errors. Deep checks run when `chk.deep`.
+pub fn read<'a>(cur: &mut Cursor<'a>, info: &TypeInfo, dialect: Dialect, chk: &mut Checker) -> Result<(Value<'a>, ValueInfo)> {
+    let start = cur.offset();
+    let region_from = |cur: &Cursor<'a>, pos: usize, at: u64| Region { bytes: cur.since(pos), at };
+    let (value, elements) = match info.id {
+        0 => {
+            let s = cur.string()?;
+            if chk.deep {
+                s.check()?;
+            }
+            (Value::String(s), 1)
+        }
+        1 | 2 => {
+            let count = cur.count(1)?;
+            let (pos, at) = (cur.pos(), cur.offset());
+            read_strings(cur, count, info.id == 2, None, chk)?;
+            if count == 0 {
+                empty(chk, info.check_name);
+            }
+            let items = region_from(cur, pos, at);
+            (if info.id == 1 { Value::List { count, items } } else { Value::Set { count, items } }, count)
+        }
+        3 | 5 => {
+            let count = cur.count(2)?;
+            let (pos, at) = (cur.pos(), cur.offset());
+            let binary = info.id == 5;
+            read_strings(cur, count, true, Some(binary), chk)?;
+            if count == 0 {
+                empty(chk, info.check_name);
+            }
+            (Value::Zset { count, items: region_from(cur, pos, at), binary_scores: binary }, count)
+        }
+        4 => {
+            let count = cur.count(2)?;
+            let (pos, at) = (cur.pos(), cur.offset());
+            read_hash_pairs(cur, count, chk)?;
+            if count == 0 {
+                empty(chk, info.check_name);
+            }
+            (Value::Hash { count, items: region_from(cur, pos, at) }, count)
+        }
+        7 => {
+            let module_id = cur.length()?;
+            let (pos, at) = (cur.pos(), cur.offset());
+            module::skip_opcodes(cur).map_err(|e| {
+                let (name, _) = module::type_name(module_id);
+                e.reading(if name.is_empty() { "a module value" } else { "a module value's opcode stream" })
+            })?;
+            (Value::Module { module_id, body: region_from(cur, pos, at) }, 1)
+        }
+        9..=13 | 16 | 17 | 20 | 23 | 25 => {
+            let min_expire = if info.id == 25 { Some(cur.i64le()? as u64) } else { None };
+            let blob = read_blob(cur)?;
+            let (c, what) = match info.id {
+                9 => (Container::Zipmap, "zipmap"),
+                10 => (Container::ListZiplist, "list ziplist"),
+                11 => (Container::Intset, "intset"),
+                12 => (Container::ZsetZiplist, "zset ziplist"),
+                13 => (Container::HashZiplist, "hash ziplist"),
+                16 => (Container::HashListpack, "hash listpack"),
+                17 => (Container::ZsetListpack, "zset listpack"),
+                20 => (Container::SetListpack, "set listpack"),
+                _ => (Container::HashListpackTtl, "hash listpack-ex"),
+            };
+            let n = if chk.deep { check_encoded(&blob, c, what, chk)? } else { 0 };
+            if chk.deep && n == 0 {
+                empty(chk, info.check_name);
+            }
+            (Value::Encoded { type_id: info.id, blob, min_expire }, n)
+        }
+        14 | 18 => {
+            let v2 = info.id == 18;
+            let nodes = cur.count(if v2 { 2 } else { 1 })?;
+            let (pos, at) = (cur.pos(), cur.offset());
+            let mut total = 0u64;
+            for _ in 0..nodes {
+                let container_at = cur.offset();
+                let container = if v2 { cur.length()? } else { 2 };
+                if container != 1 && container != 2 {
+                    return Err(Error::corrupt(container_at, format!("quicklist node container {container} (expected 1 plain or 2 packed)")));
+                }
+                let blob = read_blob(cur)?;
+                if blob.s.is_empty() {
+                    return Err(Error::corrupt(blob.at, "quicklist node of zero length"));
+                }
+                if container == 1 {
+                    if chk.deep {
+                        blob.s.check()?;
+                    }
+                    total += 1;
+                } else if chk.deep {
+                    let c = if v2 { Container::QuicklistListpack } else { Container::QuicklistZiplist };
+                    total += check_encoded(&blob, c, if v2 { "quicklist listpack" } else { "quicklist ziplist" }, chk)?;
+                }
+            }
+            if chk.deep && total == 0 {
+                empty(chk, info.check_name);
+            }
+            (Value::Quicklist { nodes, items: region_from(cur, pos, at), v2 }, total)
+        }
+        15 | 19 | 21 | 26 => {
+            let version = match info.id {
+                15 => 1,
+                19 => 2,
+                21 => 3,
+                _ => 4,
+            };
+            let (pos, at) = (cur.pos(), cur.offset());
+            let summary = stream::read(cur, version, chk)?;
+            let n = summary.length;
+            (Value::Stream { version, body: region_from(cur, pos, at), summary }, n)
+        }
+        22 | 24 => {
+            let layout = match (dialect, info.id) {
+                (Dialect::Valkey, _) => HashTtlLayout::Valkey,
+                (_, 22) => HashTtlLayout::RedisPreGa,
+                _ => HashTtlLayout::Redis,
+            };
+            let min_expire = if layout == HashTtlLayout::Redis {
+                let at = cur.offset();
+                let m = cur.i64le()? as u64;
+                if m > MAX_FIELD_EXPIRE_MS + 1 {
+                    let _ = at;
+                    chk.warn(format!("hash min-expire {m} is out of range (the server logs and ignores it)"));
+                }
+                Some(m)
+            } else {
+                None
+            };
+            let count = cur.count(if layout == HashTtlLayout::Valkey { 10 } else { 3 })?;
+            let (pos, at) = (cur.pos(), cur.offset());
+            read_hash_ttl(cur, count, layout, min_expire, chk)?;
+            if count == 0 {
+                empty(chk, info.check_name);
+            }
+            (Value::HashWithTtl { count, items: region_from(cur, pos, at), layout, min_expire }, count)
+        }
+        id => return Err(Error::unsupported(start, format!("value type {id} has no reader"))),
+    };
+    Ok((value, ValueInfo { elements, stored_bytes: cur.offset() - start }))
+}

@@ -1,0 +1,230 @@
+//! The verification report: one JSON object per file (`--json`), or one line of text.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    Truncated,
+    ChecksumMismatch,
+    Corrupt,
+    Unsupported,
+    Unreadable,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Truncated => "truncated",
+            Status::ChecksumMismatch => "checksum_mismatch",
+            Status::Corrupt => "corrupt",
+            Status::Unsupported => "unsupported",
+            Status::Unreadable => "unreadable",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Checksum {
+    pub stored: String,
+    pub computed: String,
+    /// The stored checksum equals the computed one.
+    pub ok: bool,
+    /// The writer stored 0 (`rdbchecksum no`): nothing to compare.
+    pub disabled: bool,
+}
+
+impl Checksum {
+    pub fn new(stored: u64, computed: u64) -> Self {
+        Checksum {
+            stored: format!("{stored:016x}"),
+            computed: format!("{computed:016x}"),
+            ok: stored == computed,
+            disabled: stored == 0,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DbCounts {
+    pub keys: u64,
+    pub expires: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ErrorReport {
+    /// Absolute byte offset where reading failed.
+    pub offset: u64,
+    pub db: Option<u64>,
+    /// The key being read, escaped like redis-cli does.
+    pub key: Option<String>,
+    #[serde(rename = "type")]
+    pub type_name: Option<&'static str>,
+    /// The structure being read.
+    pub reading: Option<&'static str>,
+    pub message: String,
+    /// The whole sentence, as printed without `--json`.
+    pub text: String,
+    /// Key records completely read before the failure.
+    pub keys_before: u64,
+}
+
+impl ErrorReport {
+    pub fn io(e: &std::io::Error) -> Self {
+        ErrorReport {
+            offset: 0,
+            db: None,
+            key: None,
+            type_name: None,
+            reading: None,
+            message: e.to_string(),
+            text: format!("cannot read: {e}"),
+            keys_before: 0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub path: String,
+    pub format: &'static str,
+    pub status: Status,
+    pub rdb_version: Option<u32>,
+    pub magic: Option<&'static str>,
+    /// `redis 7.2.4`, `valkey 9.1.2`, `dragonfly 1.2`, from the AUX fields.
+    pub producer: Option<String>,
+    /// Unix seconds from the `ctime` AUX field.
+    pub ctime: Option<i64>,
+    pub checksum: Option<Checksum>,
+    pub keys: u64,
+    pub expires: u64,
+    /// Keys whose expiry is before `ctime` (still in the file; dropped on load).
+    pub already_expired: u64,
+    pub dbs: BTreeMap<String, DbCounts>,
+    pub aux: BTreeMap<String, String>,
+    pub functions: u64,
+    pub module_aux: u64,
+    /// File size.
+    pub bytes: u64,
+    /// Bytes read up to the end of the RDB (or to the failure).
+    pub parsed_bytes: u64,
+    pub trailing_bytes: u64,
+    pub warnings: Vec<String>,
+    pub warnings_total: u64,
+    pub error: Option<ErrorReport>,
+}
+
+impl Report {
+    pub fn new(path: &str) -> Self {
+        Report {
+            path: path.to_string(),
+            format: "rdb",
+            status: Status::Ok,
+            rdb_version: None,
+            magic: None,
+            producer: None,
+            ctime: None,
+            checksum: None,
+            keys: 0,
+            expires: 0,
+            already_expired: 0,
+            dbs: BTreeMap::new(),
+            aux: BTreeMap::new(),
+            functions: 0,
+            module_aux: 0,
+            bytes: 0,
+            parsed_bytes: 0,
+            trailing_bytes: 0,
+            warnings: Vec::new(),
+            warnings_total: 0,
+            error: None,
+        }
+    }
+
+    pub fn is_ok(&self) -> bool {
+        self.status == Status::Ok
+    }
+
+    /// One line for humans: verdict, version, producer, time, keys per db, checksum;
+    /// on failure the actionable error sentence.
+    pub fn human_line(&self) -> String {
+        let mut s = format!("{}: {}", self.path, self.status.as_str());
+        if let Some(v) = self.rdb_version {
+            s += &format!(", RDB {v}");
+            if self.magic == Some("VALKEY") {
+                s += " (VALKEY magic)";
+            }
+        }
+        if let Some(p) = &self.producer {
+            s += &format!(", {p}");
+        }
+        if let Some(t) = self.ctime {
+            s += &format!(", created {}", format_unix(t));
+        }
+        if self.error.is_none() || self.keys > 0 {
+            s += &format!(", {} key{}", self.keys, if self.keys == 1 { "" } else { "s" });
+            if self.expires > 0 {
+                s += &format!(" ({} with TTL", self.expires);
+                if self.already_expired > 0 {
+                    s += &format!(", {} already expired", self.already_expired);
+                }
+                s += ")";
+            }
+            let dbs = super::sorted_dbs(&self.dbs);
+            if dbs.len() > 1 || dbs.first().is_some_and(|(d, _)| *d != 0) {
+                let parts: Vec<String> = dbs.iter().map(|(d, c)| format!("db{d}={}/{}", c.keys, c.expires)).collect();
+                s += &format!(" [{}]", parts.join(" "));
+            }
+        }
+        match &self.checksum {
+            Some(c) if c.disabled => s += ", checksum disabled (stored 0, not verified)",
+            Some(c) if c.ok => s += &format!(", checksum ok ({})", c.computed),
+            Some(c) => s += &format!(", CHECKSUM MISMATCH (stored {}, computed {})", c.stored, c.computed),
+            None if self.error.is_none() && self.rdb_version.is_some_and(|v| v < 5) => s += ", no checksum (RDB < 5)",
+            None => {}
+        }
+        if self.trailing_bytes > 0 {
+            s += &format!(", {} trailing bytes", self.trailing_bytes);
+        }
+        if self.warnings_total > 0 {
+            s += &format!(", {} warning{}", self.warnings_total, if self.warnings_total == 1 { "" } else { "s" });
+        }
+        if let Some(e) = &self.error {
+            s += &format!("\n  {}: {}", self.path, e.text);
+            if self.status != Status::Unreadable {
+                s += &format!(" ({} key{} complete before it)", e.keys_before, if e.keys_before == 1 { " was" } else { "s were" });
+            }
+        }
+        s
+    }
+}
+
+/// `2024-02-01 20:29:01 UTC` without a date library (days-from-civil, inverted).
+pub fn format_unix(t: i64) -> String {
+    let days = t.div_euclid(86400);
+    let secs = t.rem_euclid(86400);
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z.rem_euclid(146097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formats_unix_time() {
+        assert_eq!(super::format_unix(1706821741), "2024-02-01 21:09:01 UTC");
+        assert_eq!(super::format_unix(0), "1970-01-01 00:00:00 UTC");
+    }
+}
