@@ -1,1 +1,9 @@
-// integration tests: see tests/*.rs
+//! One integration-test binary (ripgrep style): a module per theme.
+//! `cargo test` runs them all; `cargo test --test tests corpus` runs one theme.
+
+mod support;
+
+mod cli;
+mod corpus;
+mod robustness;
+mod servers;

@@ -1,0 +1,41 @@
+//! Shared test helpers: where `../shared` is, the real binary, CI detection.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub mod server;
+
+/// `../shared` next to this checkout (the corpus, docs and server installer).
+pub fn shared_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
+}
+
+/// True when running under CI (`CI` set), where missing prerequisites are failures.
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// Skips a test (prints why) outside CI; fails it in CI.
+#[macro_export]
+macro_rules! require {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            let msg = format!($($msg)+);
+            if $crate::support::in_ci() {
+                panic!("required in CI: {msg}");
+            }
+            eprintln!("SKIPPED: {msg}");
+            return;
+        }
+    };
+}
+
+/// Runs the real `rdbkit` binary.
+pub fn rdbkit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rdbkit")).args(args).output().expect("run rdbkit")
+}
+
+pub fn testdata(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(name)
+}
