@@ -31,6 +31,8 @@ pub struct Context {
     pub reading: Option<&'static str>,
     /// Number of key records completely read before this one.
     pub keys_before: Option<u64>,
+    /// Offset of the first byte of the record being read (where salvage would resume).
+    pub record_offset: Option<u64>,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -82,6 +84,10 @@ impl Error {
     /// Sets `reading` unless an inner parser already said something more precise.
     pub fn reading(mut self, what: &'static str) -> Error {
         self.0.context.reading.get_or_insert(what);
+        self
+    }
+    pub fn at_record(mut self, offset: u64) -> Error {
+        self.0.context.record_offset.get_or_insert(offset);
         self
     }
     pub fn with_type(mut self, type_name: &'static str) -> Error {

@@ -49,9 +49,15 @@ impl<'a> Cursor<'a> {
         self.data.get(self.pos..).unwrap_or_default()
     }
 
+    /// Absolute offset just past the last available byte.
+    pub fn end_offset(&self) -> u64 {
+        self.base + self.data.len() as u64
+    }
+
+    /// Truncation is reported where the input ends, with how much more was needed.
     #[inline]
     fn short(&self, n: usize) -> Error {
-        Error::truncated(self.offset(), (n - self.remaining()) as u64)
+        Error::truncated(self.end_offset(), (n - self.remaining()) as u64)
     }
 
     #[inline]
@@ -85,7 +91,7 @@ impl<'a> Cursor<'a> {
     pub fn take_u64(&mut self, n: u64) -> Result<&'a [u8]> {
         match usize::try_from(n) {
             Ok(n) => self.take(n),
-            Err(_) => Err(Error::truncated(self.offset(), n - self.remaining() as u64)),
+            Err(_) => Err(Error::truncated(self.end_offset(), n - self.remaining() as u64)),
         }
     }
 
@@ -155,7 +161,9 @@ impl<'a> Cursor<'a> {
         let n = self.length()?;
         let need = n.saturating_mul(min_item);
         if need > self.remaining() as u64 {
-            return Err(Error::truncated(at, need - self.remaining() as u64).reading("a collection whose length exceeds the bytes left"));
+            let _ = at;
+            return Err(Error::truncated(self.end_offset(), need - self.remaining() as u64)
+                .reading("a collection whose element count exceeds the bytes left"));
         }
         Ok(n)
     }
@@ -227,7 +235,7 @@ mod tests {
     fn truncation_reports_offset_and_missing_bytes() {
         let mut c = Cursor::new(&[0x80, 0, 0], 100);
         let e = c.len_or_special().unwrap_err();
-        assert_eq!(e.offset(), 101);
+        assert_eq!(e.offset(), 103, "reported where the input ends");
         assert_eq!(e.kind(), &crate::error::ErrorKind::Truncated { needed: 2 });
     }
 
@@ -237,7 +245,7 @@ mod tests {
         let mut c = Cursor::new(&[0x81, 0x80, 0, 0, 0, 0, 0, 0, 0, b'x'], 0);
         let e = c.string().unwrap_err();
         assert!(e.is_truncated());
-        assert_eq!(e.offset(), 9);
+        assert_eq!(e.offset(), 10);
     }
 
     #[test]

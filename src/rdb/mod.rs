@@ -88,7 +88,7 @@ impl<'a> RdbReader<'a> {
         self.checker.warnings.clear();
         let mut cur = self.cur.clone();
         let rec = record::parse(&mut cur, &self.state, &mut self.checker)
-            .map_err(|e| e.with_key(self.state.db, None, self.state.keys))?;
+            .map_err(|e| e.with_key(self.state.db, None, self.state.keys).at_record(at))?;
         self.cur = cur;
         self.state.apply(&rec);
         if rec == Record::Eof {

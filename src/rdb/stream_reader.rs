@@ -135,10 +135,10 @@ impl<R: Read> RdbStream<R> {
                 }
                 Err(e) if e.is_truncated() && !self.exhausted => {
                     let crate::error::ErrorKind::Truncated { needed } = *e.kind() else { unreachable!() };
-                    let missing = (e.offset() - rec_at + needed).saturating_sub(avail.len() as u64);
+                    let missing = (e.offset() - rec_at + needed).saturating_sub(avail.len() as u64).max(needed);
                     self.fill(usize::try_from(missing).unwrap_or(usize::MAX / 2).max(1))?;
                 }
-                Err(e) => return Err(e.with_key(state.db, None, state.keys).into()),
+                Err(e) => return Err(e.with_key(state.db, None, state.keys).at_record(rec_at).into()),
             }
         }
         let header = state.header;

@@ -119,6 +119,7 @@ impl Tally {
             message: e.message(),
             text: e.to_string(),
             keys_before: c.keys_before.unwrap_or(r.keys),
+            record_offset: c.record_offset,
         });
     }
 

@@ -71,6 +71,8 @@ pub struct ErrorReport {
     pub text: String,
     /// Key records completely read before the failure.
     pub keys_before: u64,
+    /// Offset of the record being read when it failed (the end of the intact part).
+    pub record_offset: Option<u64>,
 }
 
 impl ErrorReport {
@@ -84,6 +86,7 @@ impl ErrorReport {
             message: e.to_string(),
             text: format!("cannot read: {e}"),
             keys_before: 0,
+            record_offset: None,
         }
     }
 }
