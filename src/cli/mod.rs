@@ -65,6 +65,9 @@ fn run_verify(args: &VerifyArgs) -> std::io::Result<u8> {
             writeln!(out)?;
         } else {
             writeln!(out, "{}", report.human_line())?;
+            if let Some(line) = report.error_line() {
+                eprintln!("{line}");
+            }
             if args.verbose {
                 for w in &report.warnings {
                     writeln!(out, "  warning: {w}")?;

@@ -152,8 +152,7 @@ impl Report {
         self.status == Status::Ok
     }
 
-    /// One line for humans: verdict, version, producer, time, keys per db, checksum;
-    /// on failure the actionable error sentence.
+    /// One line for humans: verdict, version, producer, time, keys per db, checksum.
     pub fn human_line(&self) -> String {
         let mut s = format!("{}: {}", self.path, self.status.as_str());
         if let Some(v) = self.rdb_version {
@@ -196,12 +195,18 @@ impl Report {
         if self.warnings_total > 0 {
             s += &format!(", {} warning{}", self.warnings_total, if self.warnings_total == 1 { "" } else { "s" });
         }
-        if let Some(e) = &self.error {
-            s += &format!("\n  {}: {}", self.path, e.text);
-            if self.status != Status::Unreadable {
-                s += &format!(" ({} key{} complete before it)", e.keys_before, if e.keys_before == 1 { " was" } else { "s were" });
-            }
+        s
+    }
+
+    /// The failure as one actionable sentence (`rdbkit: dump.rdb: truncated at byte N
+    /// while reading hash key "k" (db 0): expected M more bytes`), if there is one.
+    pub fn error_line(&self) -> Option<String> {
+        let e = self.error.as_ref()?;
+        let mut s = format!("rdbkit: {}: {}", self.path, e.text);
+        if self.status != Status::Unreadable {
+            s += &format!(" ({} key{} complete before it)", e.keys_before, if e.keys_before == 1 { " was" } else { "s were" });
         }
+        Some(s)
         s
     }
 }
