@@ -207,7 +207,6 @@ impl Report {
             s += &format!(" ({} key{} complete before it)", e.keys_before, if e.keys_before == 1 { " was" } else { "s were" });
         }
         Some(s)
-        s
     }
 }
 
