@@ -120,5 +120,5 @@ fn not_an_rdb_is_corrupt_not_a_crash() {
     std::fs::write(&aof, b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n").unwrap();
     let out = rdbkit(&["verify", aof.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("not an RDB file"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an RDB file"));
 }
