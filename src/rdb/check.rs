@@ -1,12 +1,13 @@
 //! Scratch state for deep checks: reusable buffers, the duplicate detector, warnings.
 //!
-//! Duplicate members are found with a set of 64-bit fingerprints (8 bytes per
-//! member of the collection being checked, reused between keys). A fingerprint hit is
-//! only a suspicion: the caller then re-walks the collection and compares the real
-//! bytes, so the verdict is exact while memory stays independent of member sizes.
+//! Duplicate members are found by fingerprinting every member (8 bytes each, a
+//! vector reused between keys), sorting, and looking for equal neighbours: faster
+//! than a hash set for the small collections that dominate real files. A repeated
+//! fingerprint is only a suspicion: the caller then re-walks the collection and
+//! compares the real bytes, so the verdict is exact while memory stays independent of
+//! member sizes.
 
 use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
 
 /// Fast 64-bit fingerprint of a byte string (multiply-xorshift over 8-byte words,
 /// murmur3's finaliser). Collisions only cost an exact re-check.
@@ -33,29 +34,11 @@ pub fn fingerprint(b: &[u8]) -> u64 {
     h ^ (h >> 33)
 }
 
-/// The fingerprints are already uniform: hash them by identity.
-#[derive(Default)]
-pub struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = fingerprint(bytes);
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
-}
-
-pub type FingerprintSet = HashSet<u64, BuildHasherDefault<IdHasher>>;
-
 /// Options and reusable state for reading values.
 pub struct Checker {
     /// Run the deep checks (every entry, duplicates). Off only for fast skimming.
     pub deep: bool,
-    pub(crate) seen: FingerprintSet,
+    pub(crate) prints: Vec<u64>,
     pub(crate) buf: Vec<u8>,
     pub(crate) buf2: Vec<u8>,
     pub(crate) ids: HashSet<u128>,
@@ -74,7 +57,7 @@ impl Checker {
     pub fn new(deep: bool) -> Self {
         Checker {
             deep,
-            seen: FingerprintSet::default(),
+            prints: Vec::new(),
             buf: Vec::new(),
             buf2: Vec::new(),
             ids: HashSet::new(),
@@ -85,19 +68,24 @@ impl Checker {
 
     /// Starts a new collection for duplicate detection.
     pub(crate) fn start_unique(&mut self, expected: u64) {
-        // Keep memory bounded between keys: drop a huge set after use.
-        if self.seen.capacity() > (1 << 20) {
-            self.seen = FingerprintSet::default();
-        } else {
-            self.seen.clear();
+        // Keep memory bounded between keys: drop a huge vector after use.
+        if self.prints.capacity() > (1 << 20) {
+            self.prints = Vec::new();
         }
-        self.seen.reserve(expected.min(1 << 16) as usize);
+        self.prints.clear();
+        self.prints.reserve(expected.min(1 << 16) as usize);
     }
 
-    /// Adds a member; `true` means "possibly a duplicate" (fingerprint already seen).
+    /// Records a member of the current collection.
     #[inline]
-    pub(crate) fn maybe_dup(&mut self, member: &[u8]) -> bool {
-        !self.seen.insert(fingerprint(member))
+    pub(crate) fn add_member(&mut self, member: &[u8]) {
+        self.prints.push(fingerprint(member));
+    }
+
+    /// Whether two members of the current collection may be equal.
+    pub(crate) fn maybe_duplicates(&mut self) -> bool {
+        self.prints.sort_unstable();
+        self.prints.windows(2).any(|w| w[0] == w[1])
     }
 
     pub(crate) fn warn(&mut self, w: String) {
@@ -127,8 +115,10 @@ mod tests {
         assert_ne!(fingerprint(b"abcdefgh1"), fingerprint(b"abcdefgh2"));
         let mut c = Checker::default();
         c.start_unique(3);
-        assert!(!c.maybe_dup(b"x"));
-        assert!(!c.maybe_dup(b"y"));
-        assert!(c.maybe_dup(b"x"));
+        c.add_member(b"x");
+        c.add_member(b"y");
+        assert!(!c.maybe_duplicates());
+        c.add_member(b"x");
+        assert!(c.maybe_duplicates());
     }
 }

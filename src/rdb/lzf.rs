@@ -50,23 +50,24 @@ impl Sink for Discard {
     fn back_ref(&mut self, _: usize, _: usize, _: usize) {}
 }
 
-/// Writes into an output buffer already sized to the declared length.
-struct Output<'o>(&'o mut [u8]);
+/// Appends to an output vector (no zero-fill of the declared length first).
+struct Output<'o>(&'o mut Vec<u8>);
 
 impl Sink for Output<'_> {
     #[inline(always)]
-    fn literal(&mut self, op: usize, run: &[u8]) {
-        self.0[op..op + run.len()].copy_from_slice(run);
+    fn literal(&mut self, _: usize, run: &[u8]) {
+        self.0.extend_from_slice(run);
     }
     #[inline(always)]
     fn back_ref(&mut self, op: usize, dist: usize, n: usize) {
         let from = op - dist;
         if dist >= n {
-            self.0.copy_within(from..from + n, op);
+            self.0.extend_from_within(from..from + n);
         } else {
             // Overlapping copy: byte by byte, as LZF requires (run-length patterns).
             for i in 0..n {
-                self.0[op + i] = self.0[from + i];
+                let b = self.0[from + i];
+                self.0.push(b);
             }
         }
     }
@@ -129,13 +130,17 @@ pub fn check(input: &[u8], out_len: usize) -> Result<(), LzfError> {
     walk(input, out_len, &mut Discard)
 }
 
-/// Decompresses into `out`, which is resized to `out_len` (its capacity is reused).
+/// Decompresses into `out`, replacing its contents (its capacity is reused).
+/// `out_len` is bounded by [`max_output`] of the input by the caller, so even a
+/// corrupt stream cannot make this reserve more than a small multiple of its input.
 pub fn decompress_into(input: &[u8], out_len: usize, out: &mut Vec<u8>) -> Result<(), LzfError> {
-    // Validate first: a corrupt stream must not cost an `out_len` allocation.
-    check(input, out_len)?;
     out.clear();
-    out.resize(out_len, 0);
-    walk(input, out_len, &mut Output(out.as_mut_slice()))
+    out.reserve(out_len.min(input.len().saturating_mul(88)));
+    let r = walk(input, out_len, &mut Output(out));
+    if r.is_err() {
+        out.clear();
+    }
+    r
 }
 
 #[cfg(test)]

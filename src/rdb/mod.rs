@@ -80,6 +80,7 @@ impl<'a> RdbReader<'a> {
     }
 
     /// The next record, `Ok(None)` after EOF.
+    #[inline]
     pub fn next_record(&mut self) -> Result<Option<Record<'a>>> {
         if self.eof_offset.is_some() {
             return Ok(None);
@@ -91,7 +92,7 @@ impl<'a> RdbReader<'a> {
             .map_err(|e| e.with_key(self.state.db, None, self.state.keys).at_record(at))?;
         self.cur = cur;
         self.state.apply(&rec);
-        if rec == Record::Eof {
+        if matches!(rec, Record::Eof) {
             self.eof_offset = Some(at);
         }
         Ok(Some(rec))

@@ -115,6 +115,7 @@ fn is_key_meta(op: u8, h: &Header) -> bool {
 }
 
 /// Parses the record at `cur`. Nothing in `st` changes; the caller applies the record.
+#[inline]
 pub fn parse<'a>(cur: &mut Cursor<'a>, st: &State, chk: &mut Checker) -> Result<Record<'a>> {
     let at = cur.offset();
     let op = cur.peek_u8().ok_or_else(|| Error::truncated(at, 1).reading("the next record (no EOF marker yet)"))?;
@@ -204,6 +205,7 @@ pub fn parse<'a>(cur: &mut Cursor<'a>, st: &State, chk: &mut Checker) -> Result<
     }
 }
 
+#[inline]
 fn parse_key<'a>(cur: &mut Cursor<'a>, st: &State, chk: &mut Checker) -> Result<Record<'a>> {
     let offset = cur.offset();
     let mut expire_ms = None;
@@ -262,4 +264,16 @@ fn parse_key<'a>(cur: &mut Cursor<'a>, st: &State, chk: &mut Checker) -> Result<
     key.check().map_err(value_ctx)?;
     let (value, value_info) = value::read(cur, info, st.header.dialect, chk).map_err(value_ctx)?;
     Ok(Record::Key(KeyRecord { offset, db: st.db, expire_ms, idle_seconds, lfu_freq, key_meta, info, key, value, value_info }))
+}
+
+/// Re-reads a key's value with deep checks, for readers whose first pass skimmed
+/// (`Checker::deep == false`). `file` is the whole input, starting at offset 0.
+/// Errors carry the same context as if the first pass had found them.
+pub fn check_value(k: &KeyRecord<'_>, file: &[u8], dialect: Dialect, keys_before: u64, chk: &mut Checker) -> Result<ValueInfo> {
+    let ctx = |e: Error| e.with_type(k.info.check_name).with_key(k.db, k.key.to_vec().ok(), keys_before).at_record(k.offset);
+    k.key.check().map_err(ctx)?;
+    let start = k.value_info.offset as usize;
+    let bytes = file.get(start..start + k.value_info.stored_bytes as usize).unwrap_or_default();
+    let mut cur = Cursor::new(bytes, k.value_info.offset);
+    value::read(&mut cur, k.info, dialect, chk).map(|(_, info)| info).map_err(ctx)
 }

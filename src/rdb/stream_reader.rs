@@ -126,7 +126,7 @@ impl<R: Read> RdbStream<R> {
                     self.crc.update(&avail[..n]);
                     f(&rec, &self.checker.warnings)?;
                     state.apply(&rec);
-                    let is_eof = rec == Record::Eof;
+                    let is_eof = matches!(rec, Record::Eof);
                     self.start += n;
                     if is_eof {
                         eof_offset = rec_at;

@@ -73,7 +73,7 @@ pub enum Value<'a> {
     /// Types 14 and 18: `nodes` nodes.
     Quicklist { nodes: u64, items: Region<'a>, v2: bool },
     /// Types 15, 19, 21, 26 (`version` 1-4).
-    Stream { version: u8, body: Region<'a>, summary: stream::StreamSummary },
+    Stream { version: u8, body: Region<'a> },
     /// Type 7: module type id and its opcode stream (ending with the EOF opcode).
     Module { module_id: u64, body: Region<'a> },
 }
@@ -86,6 +86,8 @@ pub struct ValueInfo {
     pub elements: u64,
     /// Bytes the value occupies in the file.
     pub stored_bytes: u64,
+    /// Offset of the value's first byte.
+    pub offset: u64,
 }
 
 fn blob_error(e: BlobError, blob: &Blob<'_>, what: &str) -> Error {
@@ -130,12 +132,11 @@ fn check_blob(bytes: &[u8], c: Container, chk: &mut Checker) -> std::result::Res
     let mut elems = |it: &mut dyn Iterator<Item = std::result::Result<Elem<'_>, BlobError>>, tuple: usize, dups: bool| {
         chk.start_unique(0);
         let mut n = 0usize;
-        let mut suspicious = false;
         let mut ib = itoa::Buffer::new();
         for e in it {
             let e = e?;
-            if dups && n % tuple == 0 && chk.maybe_dup(e.bytes(&mut ib)) {
-                suspicious = true;
+            if dups && n % tuple == 0 {
+                chk.add_member(e.bytes(&mut ib));
             }
             if tuple == 3 && n % 3 == 2 {
                 match e {
@@ -148,7 +149,7 @@ fn check_blob(bytes: &[u8], c: Container, chk: &mut Checker) -> std::result::Res
         if n % tuple != 0 {
             return Err(BlobError::new(0, format!("{n} entries do not form {tuple}-tuples")));
         }
-        Ok(((n / tuple) as u64, suspicious))
+        Ok(((n / tuple) as u64, dups && chk.maybe_duplicates()))
     };
     let (count, suspicious) = match c {
         Container::ListZiplist | Container::QuicklistZiplist => {
@@ -164,13 +165,12 @@ fn check_blob(bytes: &[u8], c: Container, chk: &mut Checker) -> std::result::Res
             let zm = Zipmap::parse(bytes)?;
             chk.start_unique(0);
             let mut n = 0u64;
-            let mut suspicious = false;
             for p in zm.iter() {
                 let (k, _) = p?;
-                suspicious |= chk.maybe_dup(k);
+                chk.add_member(k);
                 n += 1;
             }
-            (n, suspicious)
+            (n, chk.maybe_duplicates())
         }
     };
     if suspicious {
@@ -206,27 +206,18 @@ fn check_encoded(blob: &Blob<'_>, c: Container, what: &str, chk: &mut Checker) -
 
 /// Reads `count` strings (or `tuple`-sized groups whose first string must be unique).
 fn read_strings(cur: &mut Cursor<'_>, count: u64, unique: bool, score: Option<bool>, chk: &mut Checker) -> Result<()> {
-    let start = cur.clone();
+    let start = *cur;
     let deep = chk.deep;
     if unique && deep {
         chk.start_unique(count);
     }
-    let mut suspicious = false;
     for _ in 0..count {
         let s = cur.string()?;
         if deep {
-            s.check()?;
             if unique {
-                let dup = match s {
-                    RdbStr::Raw(b) => chk.maybe_dup(b),
-                    _ => {
-                        let mut buf = std::mem::take(&mut chk.buf);
-                        let d = s.decode(&mut buf).map(|b| chk.maybe_dup(b));
-                        chk.buf = buf;
-                        d?
-                    }
-                };
-                suspicious |= dup;
+                add_member(&s, chk)?;
+            } else {
+                s.check()?;
             }
         }
         match score {
@@ -241,7 +232,7 @@ fn read_strings(cur: &mut Cursor<'_>, count: u64, unique: bool, score: Option<bo
             }
         }
     }
-    if suspicious {
+    if unique && deep && chk.maybe_duplicates() {
         // Fingerprints repeated: settle it on the real bytes.
         let mut c = start;
         let mut members = Vec::new();
@@ -266,27 +257,17 @@ fn read_strings(cur: &mut Cursor<'_>, count: u64, unique: bool, score: Option<bo
 
 /// Reads plain hash pairs (type 4): the field must be unique, the value is any string.
 fn read_hash_pairs(cur: &mut Cursor<'_>, count: u64, chk: &mut Checker) -> Result<()> {
-    let start = cur.clone();
+    let start = *cur;
     chk.start_unique(count);
-    let mut suspicious = false;
     for _ in 0..count {
         let f = cur.string()?;
         let v = cur.string()?;
         if chk.deep {
-            f.check()?;
+            add_member(&f, chk)?;
             v.check()?;
-            suspicious |= match f {
-                RdbStr::Raw(b) => chk.maybe_dup(b),
-                _ => {
-                    let mut buf = std::mem::take(&mut chk.buf);
-                    let d = f.decode(&mut buf).map(|b| chk.maybe_dup(b));
-                    chk.buf = buf;
-                    d?
-                }
-            };
         }
     }
-    if suspicious {
+    if chk.deep && chk.maybe_duplicates() {
         let mut c = start;
         let mut fields = Vec::new();
         for _ in 0..count {
@@ -301,9 +282,8 @@ fn read_hash_pairs(cur: &mut Cursor<'_>, count: u64, chk: &mut Checker) -> Resul
 }
 
 fn read_hash_ttl(cur: &mut Cursor<'_>, count: u64, layout: HashTtlLayout, min_expire: Option<u64>, chk: &mut Checker) -> Result<()> {
-    let start = cur.clone();
+    let start = *cur;
     chk.start_unique(count);
-    let mut suspicious = false;
     for _ in 0..count {
         let at = cur.offset();
         let expire = match layout {
@@ -327,15 +307,11 @@ fn read_hash_ttl(cur: &mut Cursor<'_>, count: u64, layout: HashTtlLayout, min_ex
             }
         }
         if chk.deep {
-            f.check()?;
+            add_member(&f, chk)?;
             v.check()?;
-            let mut buf = std::mem::take(&mut chk.buf);
-            let d = f.decode(&mut buf).map(|b| chk.maybe_dup(b));
-            chk.buf = buf;
-            suspicious |= d?;
         }
     }
-    if suspicious {
+    if chk.deep && chk.maybe_duplicates() {
         let mut c = start;
         let mut fields = Vec::new();
         for _ in 0..count {
@@ -350,6 +326,22 @@ fn read_hash_ttl(cur: &mut Cursor<'_>, count: u64, layout: HashTtlLayout, min_ex
         }
         if has_exact_duplicate(fields.into_iter()) {
             return Err(Error::corrupt(start.offset(), "duplicate hash fields"));
+        }
+    }
+    Ok(())
+}
+
+/// Fingerprints a member string (decoding LZF / integers as needed), checking it.
+#[inline]
+fn add_member(s: &RdbStr<'_>, chk: &mut Checker) -> Result<()> {
+    match *s {
+        RdbStr::Raw(b) => chk.add_member(b),
+        RdbStr::Int(i) => chk.add_member(itoa::Buffer::new().format(i).as_bytes()),
+        RdbStr::Lzf { .. } => {
+            let mut buf = std::mem::take(&mut chk.buf);
+            let r = s.decode(&mut buf).map(|b| chk.add_member(b));
+            chk.buf = buf;
+            r?
         }
     }
     Ok(())
@@ -470,7 +462,7 @@ pub fn read<'a>(cur: &mut Cursor<'a>, info: &TypeInfo, dialect: Dialect, chk: &m
             let (pos, at) = (cur.pos(), cur.offset());
             let summary = stream::read(cur, version, chk)?;
             let n = summary.length;
-            (Value::Stream { version, body: region_from(cur, pos, at), summary }, n)
+            (Value::Stream { version, body: region_from(cur, pos, at) }, n)
         }
         22 | 24 => {
             let layout = match (dialect, info.id) {
@@ -499,5 +491,15 @@ pub fn read<'a>(cur: &mut Cursor<'a>, info: &TypeInfo, dialect: Dialect, chk: &m
         }
         id => return Err(Error::unsupported(start, format!("value type {id} has no reader"))),
     };
-    Ok((value, ValueInfo { elements, stored_bytes: cur.offset() - start }))
+    Ok((value, ValueInfo { elements, stored_bytes: cur.offset() - start, offset: start }))
+}
+
+#[cfg(test)]
+mod tests {
+    /// Records are moved by value on the hot path: keep them small.
+    #[test]
+    fn records_stay_small() {
+        let r = std::mem::size_of::<crate::rdb::Record<'static>>();
+        assert!(r <= 232, "Record is {r} bytes");
+    }
 }

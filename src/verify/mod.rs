@@ -12,7 +12,8 @@ use std::path::Path;
 pub use report::{Checksum, DbCounts, ErrorReport, Report, Status};
 
 use crate::error::{display_key, Error, ErrorKind};
-use crate::rdb::record::Record;
+use crate::rdb::record::{check_value, Record};
+use std::sync::atomic::{AtomicBool, Ordering};
 use crate::rdb::stream_reader::StreamError;
 use crate::rdb::{Checker, Header, RdbReader, RdbStream, Trailer};
 
@@ -35,11 +36,18 @@ impl Default for Options {
 struct Tally {
     report: Report,
     ctime_ms: Option<i64>,
+    /// Per-db counts by number (the report's map is keyed by text for JSON).
+    dbs: BTreeMap<u64, DbCounts>,
 }
 
 impl Tally {
     fn new(path: &str) -> Self {
-        Tally { report: Report::new(path), ctime_ms: None }
+        Tally { report: Report::new(path), ctime_ms: None, dbs: BTreeMap::new() }
+    }
+
+    fn finish(mut self) -> Report {
+        self.report.dbs = self.dbs.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        self.report
     }
 
     fn header(&mut self, h: &Header) {
@@ -84,7 +92,7 @@ impl Tally {
             Record::ModuleAux { .. } => r.module_aux += 1,
             Record::Key(k) => {
                 r.keys += 1;
-                let db = r.dbs.entry(k.db.unwrap_or(0).to_string()).or_default();
+                let db = self.dbs.entry(k.db.unwrap_or(0)).or_default();
                 db.keys += 1;
                 if let Some(e) = k.expire_ms {
                     r.expires += 1;
@@ -142,37 +150,92 @@ impl Tally {
     }
 }
 
+/// Records handed from the scanning thread to the checking thread at a time.
+const BATCH: usize = 2048;
+
 /// Verifies an RDB held in memory.
+///
+/// Two threads share the work: one scans the file (finds where each record ends,
+/// with the cheap checks), the other re-reads each value with the deep checks and
+/// tallies records in file order. The first failure in file order wins, exactly as
+/// in a single pass.
 pub fn verify_bytes(path: &str, data: &[u8]) -> Report {
     let mut t = Tally::new(path);
     t.report.bytes = data.len() as u64;
-    let mut reader = match RdbReader::new(data, Checker::new(true)) {
+    let mut reader = match RdbReader::new(data, Checker::new(false)) {
         Ok(r) => r,
         Err(e) => {
             if let Ok(h) = Header::parse(data) {
                 t.header(&h);
             }
             t.error(&e);
-            return t.report;
+            return t.finish();
         }
     };
-    t.header(&reader.header());
-    loop {
-        match reader.next_record() {
-            Ok(Some(rec)) => {
-                let eof = rec == Record::Eof;
-                t.record(&rec, reader.warnings());
-                if eof {
-                    break;
+    let header = reader.header();
+    t.header(&header);
+    let stop = AtomicBool::new(false);
+    let (scan, mut t, failed) = std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(Record<'_>, Vec<String>)>>(8);
+        let stop = &stop;
+        let checker = s.spawn(move || {
+            let mut chk = Checker::new(true);
+            let mut failed = false;
+            'batches: for batch in rx {
+                for (rec, warnings) in &batch {
+                    if let Record::Key(k) = rec {
+                        chk.warnings.clear();
+                        if let Err(e) = check_value(k, data, header.dialect, t.report.keys, &mut chk) {
+                            t.report.parsed_bytes = k.offset;
+                            t.error(&e);
+                            failed = true;
+                            stop.store(true, Ordering::Relaxed);
+                            break 'batches;
+                        }
+                        t.record(rec, &chk.warnings);
+                    } else {
+                        t.record(rec, warnings);
+                    }
                 }
             }
-            Ok(None) => break,
-            Err(e) => {
-                t.report.parsed_bytes = reader.offset();
-                t.error(&e);
-                return t.report;
+            (t, failed)
+        });
+        // Start small (tiny files are common in tests and scripts), then full batches.
+        let mut batch = Vec::with_capacity(16);
+        let scan = loop {
+            match reader.next_record() {
+                Ok(Some(rec)) => {
+                    let eof = matches!(rec, Record::Eof);
+                    let warnings = if matches!(rec, Record::Key(_)) { Vec::new() } else { reader.warnings().to_vec() };
+                    batch.push((rec, warnings));
+                    if eof {
+                        break Ok(());
+                    }
+                    if batch.len() == BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                        if tx.send(full).is_err() || stop.load(Ordering::Relaxed) {
+                            break Ok(());
+                        }
+                    }
+                }
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
             }
+        };
+        if !batch.is_empty() {
+            let _ = tx.send(batch);
         }
+        drop(tx);
+        let (t, failed) = checker.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (scan, t, failed)
+    });
+    if failed {
+        return t.finish();
+    }
+    if let Err(e) = scan {
+        t.report.parsed_bytes = reader.offset();
+        t.error(&e);
+        return t.finish();
     }
     match reader.trailer() {
         Ok(tr) => {
@@ -181,7 +244,7 @@ pub fn verify_bytes(path: &str, data: &[u8]) -> Report {
         }
         Err(e) => t.error(&e),
     }
-    t.report
+    t.finish()
 }
 
 /// Verifies an RDB read from a stream (stdin), with memory bounded by one record.
@@ -210,7 +273,7 @@ pub fn verify_reader(path: &str, src: impl Read) -> Report {
         }
         Err(StreamError::Io(e)) => t.unreadable(&e),
     }
-    t.report
+    t.finish()
 }
 
 impl Tally {
@@ -231,7 +294,7 @@ pub fn verify_path(path: &Path, opts: &Options) -> Report {
         Err(e) => {
             let mut t = Tally::new(&shown);
             t.unreadable(&e);
-            t.report
+            t.finish()
         }
     }
 }
