@@ -53,15 +53,50 @@ pub struct VerifyArgs {
     pub verbose: bool,
 }
 
+/// A progress bar on stderr for big files, only when stderr is a terminal.
+fn progress_bar(path: &std::path::Path) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    let size = std::fs::metadata(path).ok()?.len();
+    if !std::io::stderr().is_terminal() || size < 64 << 20 {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(size);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .ok()?
+            .progress_chars("=> "),
+    );
+    bar.set_message(path.display().to_string());
+    Some(bar)
+}
+
+fn verify_one(path: &std::path::Path, opts: &verify::Options) -> verify::Report {
+    match progress_bar(path) {
+        Some(bar) => {
+            let r = verify::verify_path_with_progress(path, opts, &|done, _| bar.set_position(done));
+            bar.finish_and_clear();
+            r
+        }
+        None => verify::verify_path(path, opts),
+    }
+}
+
 fn run_verify(args: &VerifyArgs) -> std::io::Result<u8> {
+    use rayon::prelude::*;
     let opts = verify::Options { mmap: !args.no_mmap };
+    // Several files (all shards of a cluster) are verified in parallel, reported in
+    // the order given.
+    let reports: Vec<verify::Report> = if args.paths.len() > 1 && !args.paths.iter().any(|p| p.as_os_str() == "-") {
+        args.paths.par_iter().map(|p| verify::verify_path(p, &opts)).collect()
+    } else {
+        args.paths.iter().map(|p| verify_one(p, &opts)).collect()
+    };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut worst = exit::OK;
-    for path in &args.paths {
-        let report = verify::verify_path(path, &opts);
+    for report in &reports {
         if args.json {
-            serde_json::to_writer(&mut out, &report).map_err(std::io::Error::other)?;
+            serde_json::to_writer(&mut out, report).map_err(std::io::Error::other)?;
             writeln!(out)?;
         } else {
             writeln!(out, "{}", report.human_line())?;

@@ -20,6 +20,9 @@ use crate::rdb::{Checker, Header, RdbReader, RdbStream, Trailer};
 /// Keep at most this many warning texts per file (the count is always exact).
 const MAX_WARNINGS: usize = 50;
 
+/// Called now and then with (bytes read, total bytes) during a long verification.
+pub type Progress<'p> = &'p (dyn Fn(u64, u64) + Sync);
+
 #[derive(Clone, Debug)]
 pub struct Options {
     /// Memory-map files (default) instead of reading them into memory.
@@ -31,6 +34,8 @@ impl Default for Options {
         Options { mmap: true }
     }
 }
+
+fn no_progress(_: u64, _: u64) {}
 
 /// Collects what the records say, shared by the slice and streaming paths.
 struct Tally {
@@ -160,6 +165,11 @@ const BATCH: usize = 2048;
 /// tallies records in file order. The first failure in file order wins, exactly as
 /// in a single pass.
 pub fn verify_bytes(path: &str, data: &[u8]) -> Report {
+    verify_bytes_with_progress(path, data, &no_progress)
+}
+
+/// [`verify_bytes`], reporting progress once per batch of records.
+pub fn verify_bytes_with_progress(path: &str, data: &[u8], progress: Progress<'_>) -> Report {
     let mut t = Tally::new(path);
     t.report.bytes = data.len() as u64;
     let mut reader = match RdbReader::new(data, Checker::new(false)) {
@@ -212,6 +222,7 @@ pub fn verify_bytes(path: &str, data: &[u8]) -> Report {
                         break Ok(());
                     }
                     if batch.len() == BATCH {
+                        progress(reader.offset(), data.len() as u64);
                         let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
                         if tx.send(full).is_err() || stop.load(Ordering::Relaxed) {
                             break Ok(());
@@ -285,12 +296,17 @@ impl Tally {
 
 /// Verifies the file at `path` (`-` for standard input).
 pub fn verify_path(path: &Path, opts: &Options) -> Report {
+    verify_path_with_progress(path, opts, &no_progress)
+}
+
+/// [`verify_path`] with a progress callback (not called for standard input).
+pub fn verify_path_with_progress(path: &Path, opts: &Options, progress: Progress<'_>) -> Report {
     let shown = path.display().to_string();
     if shown == "-" {
         return verify_reader("-", std::io::stdin().lock());
     }
     match crate::source::Source::open(path, opts.mmap) {
-        Ok(src) => verify_bytes(&shown, src.bytes()),
+        Ok(src) => verify_bytes_with_progress(&shown, src.bytes(), progress),
         Err(e) => {
             let mut t = Tally::new(&shown);
             t.unreadable(&e);
