@@ -87,7 +87,7 @@ impl<'a> RdbReader<'a> {
         }
         let at = self.cur.offset();
         self.checker.warnings.clear();
-        let mut cur = self.cur.clone();
+        let mut cur = self.cur;
         let rec = record::parse(&mut cur, &self.state, &mut self.checker)
             .map_err(|e| e.with_key(self.state.db, None, self.state.keys).at_record(at))?;
         self.cur = cur;

@@ -29,6 +29,9 @@ pub struct OwnedConsumer {
     pub pel: Vec<StreamId>,
 }
 
+/// A stream entry, owned: id and field/value pairs.
+pub type OwnedEntry = (StreamId, Vec<(Vec<u8>, Vec<u8>)>);
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum OwnedValue {
     String(Vec<u8>),
@@ -39,7 +42,7 @@ pub enum OwnedValue {
     /// (field, value, expire_ms)
     Hash(Vec<(Vec<u8>, Vec<u8>, Option<i64>)>),
     Stream {
-        entries: Vec<(StreamId, Vec<(Vec<u8>, Vec<u8>)>)>,
+        entries: Vec<OwnedEntry>,
         length: u64,
         last_id: StreamId,
         groups: Vec<OwnedGroup>,

@@ -131,7 +131,6 @@ pub fn read(cur: &mut Cursor<'_>, version: u8, chk: &mut Checker) -> Result<Stre
     let mut s = StreamSummary::default();
     let nodes = cur.count(2).map_err(|e| e.reading("the stream node count"))?;
     chk.ids.clear();
-    let mut prev_key: Option<u128> = None;
     for _ in 0..nodes {
         let at = cur.offset();
         let key = cur.string().map_err(|e| e.reading("a stream node key"))?;
@@ -148,15 +147,9 @@ pub fn read(cur: &mut Cursor<'_>, version: u8, chk: &mut Checker) -> Result<Stre
         let blob = cur.string().map_err(|e| e.reading("a stream node listpack"))?;
         s.nodes += 1;
         if chk.deep {
-            // Node keys are written in ascending order; anything else means a repeat
-            // is possible, which a set then decides.
-            if prev_key.is_some_and(|p| p >= key) && !chk.ids.insert(key) {
+            if !chk.ids.insert(key) {
                 return Err(Error::corrupt(at, "stream listpack re-added with an existing node key"));
             }
-            if prev_key.is_none_or(|p| p < key) {
-                chk.ids.insert(key);
-            }
-            prev_key = Some(key);
             let mut buf = std::mem::take(&mut chk.buf);
             let bytes = blob.decode(&mut buf)?;
             if bytes.is_empty() {
@@ -275,8 +268,11 @@ fn read_idmp(cur: &mut Cursor<'_>, chk: &mut Checker) -> Result<()> {
     Ok(())
 }
 
-/// Iterates the live entries of one node listpack: (id, field/value pairs).
-pub fn node_entries<'a>(master: StreamId, blob: &'a [u8]) -> std::result::Result<Vec<(StreamId, Vec<(Elem<'a>, Elem<'a>)>)>, BlobError> {
+/// A stream entry: its id and field/value pairs.
+pub type Entry<'a> = (StreamId, Vec<(Elem<'a>, Elem<'a>)>);
+
+/// The live entries of one node listpack.
+pub fn node_entries<'a>(master: StreamId, blob: &'a [u8]) -> std::result::Result<Vec<Entry<'a>>, BlobError> {
     let lp = Listpack::parse(blob)?;
     let mut it = lp.iter();
     let mut next = || -> std::result::Result<Elem<'a>, BlobError> {
