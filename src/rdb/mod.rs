@@ -98,6 +98,13 @@ impl<'a> RdbReader<'a> {
         Ok(Some(rec))
     }
 
+    /// Switches deep checks on or off for the following records. After an error the
+    /// reader stays on the failed record, so switching to deep and reading again
+    /// gives the error a single deep pass would have reported first.
+    pub fn set_deep(&mut self, deep: bool) {
+        self.checker.deep = deep;
+    }
+
     /// Warnings about the record just returned (empty keys, odd metadata).
     pub fn warnings(&self) -> &[String] {
         &self.checker.warnings

@@ -172,7 +172,7 @@ pub fn parse<'a>(cur: &mut Cursor<'a>, st: &State, chk: &mut Checker) -> Result<
                 cur.string().map_err(|e| e.reading("a pre-GA function description"))?;
             }
             let code = cur.string().map_err(|e| e.reading("a pre-GA function"))?;
-            chk.warn("pre-release function format (Redis 7.0-rc1/rc2): Redis 7.0 GA and later refuse to load it".into());
+            chk.warn("pre-release function format (Redis 7.0-rc1/rc2): Redis 7.2 and later refuse to load it (7.0 GA still loads it)".into());
             Ok(Record::FunctionPreGa { name, engine, code })
         }
         opcode::SLOT_INFO => {

@@ -244,6 +244,11 @@ pub fn verify_bytes_with_progress(path: &str, data: &[u8], progress: Progress<'_
         return t.finish();
     }
     if let Err(e) = scan {
+        // The skimming pass failed inside this record; a deep read of the same record
+        // may fail earlier in it (e.g. in a stream node listpack), which is the error
+        // to report.
+        reader.set_deep(true);
+        let e = reader.next_record().err().unwrap_or(e);
         t.report.parsed_bytes = reader.offset();
         t.error(&e);
         return t.finish();
