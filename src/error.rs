@@ -49,7 +49,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(offset: u64, kind: ErrorKind) -> Error {
-        Error(Box::new(Inner { offset, kind, context: Context::default() }))
+        Error(Box::new(Inner {
+            offset,
+            kind,
+            context: Context::default(),
+        }))
     }
     pub fn truncated(offset: u64, needed: u64) -> Error {
         Error::new(offset, ErrorKind::Truncated { needed })
@@ -76,7 +80,10 @@ impl Error {
     pub fn message(&self) -> String {
         match &self.0.kind {
             ErrorKind::Truncated { needed } => {
-                format!("expected {needed} more byte{}", if *needed == 1 { "" } else { "s" })
+                format!(
+                    "expected {needed} more byte{}",
+                    if *needed == 1 { "" } else { "s" }
+                )
             }
             ErrorKind::Corrupt(m) | ErrorKind::Unsupported(m) => m.clone(),
         }
@@ -113,7 +120,12 @@ pub fn display_key(key: &[u8]) -> String {
     const MAX: usize = 120;
     let mut out = String::with_capacity(key.len().min(MAX) + 2);
     let shown: Box<dyn Iterator<Item = &u8>> = if key.len() > MAX {
-        Box::new(key[..MAX / 2].iter().chain(b"...".iter()).chain(key[key.len() - MAX / 2..].iter()))
+        Box::new(
+            key[..MAX / 2]
+                .iter()
+                .chain(b"...".iter())
+                .chain(key[key.len() - MAX / 2..].iter()),
+        )
     } else {
         Box::new(key.iter())
     };
@@ -185,11 +197,9 @@ mod tests {
 
     #[test]
     fn message_names_offset_key_type_and_db() {
-        let e = Error::truncated(1048576, 4096).with_type("list-quicklist").with_key(
-            Some(0),
-            Some(b"queue:7".to_vec()),
-            3,
-        );
+        let e = Error::truncated(1048576, 4096)
+            .with_type("list-quicklist")
+            .with_key(Some(0), Some(b"queue:7".to_vec()), 3);
         assert_eq!(
             e.to_string(),
             "truncated at byte 1048576 while reading list-quicklist key \"queue:7\" (db 0): expected 4096 more bytes"

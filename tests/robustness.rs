@@ -118,7 +118,12 @@ fn small_real_files() -> Vec<(String, Vec<u8>)> {
 
 /// What must agree between two reports of the same bytes.
 fn essence(r: &Report) -> (Status, u64, Option<u64>, Option<String>) {
-    (r.status, r.keys, r.error.as_ref().map(|e| e.offset), r.error.as_ref().map(|e| e.message.clone()))
+    (
+        r.status,
+        r.keys,
+        r.error.as_ref().map(|e| e.offset),
+        r.error.as_ref().map(|e| e.message.clone()),
+    )
 }
 
 #[test]
@@ -129,12 +134,25 @@ fn every_prefix_is_truncated_and_stream_agrees() {
         let end = whole.parsed_bytes as usize;
         for cut in 0..end {
             let r = verify_bytes(&name, &data[..cut]);
-            assert_eq!(r.status, Status::Truncated, "{name} cut at {cut}: {}", r.human_line());
+            assert_eq!(
+                r.status,
+                Status::Truncated,
+                "{name} cut at {cut}: {}",
+                r.human_line()
+            );
             let e = r.error.as_ref().unwrap();
-            assert!(e.offset <= cut as u64, "{name} cut at {cut}: error offset {} past the end", e.offset);
+            assert!(
+                e.offset <= cut as u64,
+                "{name} cut at {cut}: error offset {} past the end",
+                e.offset
+            );
             if cut % 7 == 0 || cut + 9 > end {
                 let s = verify_reader(&name, Trickle(&data[..cut], 1 + cut % 5));
-                assert_eq!(essence(&s), essence(&r), "{name} cut at {cut}: stream and slice disagree");
+                assert_eq!(
+                    essence(&s),
+                    essence(&r),
+                    "{name} cut at {cut}: stream and slice disagree"
+                );
             }
         }
     }
@@ -146,7 +164,10 @@ fn stream_reader_matches_slice_reader_on_whole_files() {
         let a = verify_bytes(&name, &data);
         for piece in [1, 3, 64, 1 << 20] {
             let b = verify_reader(&name, Trickle(&data, piece));
-            assert_eq!(a, b, "{name}: stream (pieces of {piece}) differs from slice");
+            assert_eq!(
+                a, b,
+                "{name}: stream (pieces of {piece}) differs from slice"
+            );
         }
     }
 }
@@ -163,7 +184,10 @@ fn random_bit_flips_never_panic_and_errors_stay_in_bounds() {
     let mut verdicts = std::collections::BTreeMap::new();
     // Only files with a checksum: without one, a flipped bit inside a string is
     // undetectable by design.
-    for (name, data) in small_real_files().into_iter().filter(|(_, d)| verify_bytes("", d).checksum.is_some_and(|c| c.ok)) {
+    for (name, data) in small_real_files()
+        .into_iter()
+        .filter(|(_, d)| verify_bytes("", d).checksum.is_some_and(|c| c.ok))
+    {
         for _ in 0..400 {
             let mut m = data.clone();
             for _ in 0..1 + next() % 3 {
@@ -172,14 +196,22 @@ fn random_bit_flips_never_panic_and_errors_stay_in_bounds() {
             }
             let r = verify_bytes(&name, &m);
             if let Some(e) = &r.error {
-                assert!(e.offset <= m.len() as u64, "{name}: error offset {} beyond {}", e.offset, m.len());
+                assert!(
+                    e.offset <= m.len() as u64,
+                    "{name}: error offset {} beyond {}",
+                    e.offset,
+                    m.len()
+                );
                 assert!(!e.message.is_empty());
             }
             *verdicts.entry(r.status.as_str()).or_insert(0) += 1;
         }
     }
     // A flip anywhere is caught by a structure check or by the CRC.
-    assert!(!verdicts.contains_key("ok"), "a damaged file was reported ok: {verdicts:?}");
+    assert!(
+        !verdicts.contains_key("ok"),
+        "a damaged file was reported ok: {verdicts:?}"
+    );
 }
 
 #[test]
@@ -205,15 +237,50 @@ fn fuzz_regressions() {
 fn huge_length_claims_allocate_nothing() {
     // A string key claiming 2^63 bytes, and a list claiming 2^63 elements, in ~100 bytes.
     let cases = [
-        Rdb::new(11).byte(0xfe).len(0).byte(0).len(1 << 63).raw(&[b'x'; 80]).0,
-        Rdb::new(11).byte(0xfe).len(0).byte(1).str(b"k").len(1 << 63).raw(&[1, b'a']).0,
-        Rdb::new(11).byte(0xfe).len(0).byte(0).str(b"k").byte(0xc3).len(3).len(1 << 62).raw(&[0, b'a', 0]).0,
-        Rdb::new(11).byte(0xfe).len(0).byte(16).str(b"k").len(u32::MAX as u64).raw(&[0; 60]).0,
+        Rdb::new(11)
+            .byte(0xfe)
+            .len(0)
+            .byte(0)
+            .len(1 << 63)
+            .raw(&[b'x'; 80])
+            .0,
+        Rdb::new(11)
+            .byte(0xfe)
+            .len(0)
+            .byte(1)
+            .str(b"k")
+            .len(1 << 63)
+            .raw(&[1, b'a'])
+            .0,
+        Rdb::new(11)
+            .byte(0xfe)
+            .len(0)
+            .byte(0)
+            .str(b"k")
+            .byte(0xc3)
+            .len(3)
+            .len(1 << 62)
+            .raw(&[0, b'a', 0])
+            .0,
+        Rdb::new(11)
+            .byte(0xfe)
+            .len(0)
+            .byte(16)
+            .str(b"k")
+            .len(u32::MAX as u64)
+            .raw(&[0; 60])
+            .0,
     ];
     for data in cases {
         let (r, bytes) = allocated_by(|| verify_bytes("hostile", &data));
         assert_ne!(r.status, Status::Ok, "{}", r.human_line());
-        assert!(bytes < 64 * 1024, "{} heap bytes allocated for a {}-byte file ({})", bytes, data.len(), r.human_line());
+        assert!(
+            bytes < 64 * 1024,
+            "{} heap bytes allocated for a {}-byte file ({})",
+            bytes,
+            data.len(),
+            r.human_line()
+        );
     }
 }
 
@@ -226,24 +293,54 @@ fn a_gigabyte_lzf_value_is_verified_without_a_gigabyte_of_heap() {
         lzf.extend_from_slice(&[0xe0, 0xff, 0x00]);
     }
     let declared = 1 + 264 * refs; // ~1.08 GB decompressed
-    let data = Rdb::new(11).byte(0xfe).len(0).byte(0).str(b"big").byte(0xc3).len(lzf.len() as u64).len(declared).raw(&lzf).finish();
+    let data = Rdb::new(11)
+        .byte(0xfe)
+        .len(0)
+        .byte(0)
+        .str(b"big")
+        .byte(0xc3)
+        .len(lzf.len() as u64)
+        .len(declared)
+        .raw(&lzf)
+        .finish();
     let (r, bytes) = allocated_by(|| verify_bytes("big", &data));
     assert!(r.is_ok(), "{}", r.human_line());
-    assert!(bytes < 1 << 20, "{bytes} heap bytes to verify a {declared}-byte value");
+    assert!(
+        bytes < 1 << 20,
+        "{bytes} heap bytes to verify a {declared}-byte value"
+    );
     // One byte short of the declared length is caught.
-    let bad = Rdb::new(11).byte(0xfe).len(0).byte(0).str(b"big").byte(0xc3).len(lzf.len() as u64).len(declared + 1).raw(&lzf).finish();
+    let bad = Rdb::new(11)
+        .byte(0xfe)
+        .len(0)
+        .byte(0)
+        .str(b"big")
+        .byte(0xc3)
+        .len(lzf.len() as u64)
+        .len(declared + 1)
+        .raw(&lzf)
+        .finish();
     assert_eq!(verify_bytes("bad", &bad).status, Status::Corrupt);
 }
 
 #[test]
 fn synthetic_files_cover_opcodes_and_checksums() {
     let ok = Rdb::new(9)
-        .byte(0xfa).str(b"redis-ver").str(b"6.2.0")
-        .byte(0xfe).len(3)
-        .byte(0xfb).len(1).len(1)
-        .byte(0xfc).raw(&1_700_000_000_000i64.to_le_bytes())
-        .byte(0xf8).len(5)
-        .byte(0).str(b"k").str(b"v")
+        .byte(0xfa)
+        .str(b"redis-ver")
+        .str(b"6.2.0")
+        .byte(0xfe)
+        .len(3)
+        .byte(0xfb)
+        .len(1)
+        .len(1)
+        .byte(0xfc)
+        .raw(&1_700_000_000_000i64.to_le_bytes())
+        .byte(0xf8)
+        .len(5)
+        .byte(0)
+        .str(b"k")
+        .str(b"v")
         .finish();
     let r = verify_bytes("ok", &ok);
     assert!(r.is_ok(), "{}", r.human_line());
@@ -254,7 +351,11 @@ fn synthetic_files_cover_opcodes_and_checksums() {
     let n = zero.len();
     zero[n - 8..].fill(0);
     let r = verify_bytes("zero", &zero);
-    assert!(r.is_ok(), "a zero checksum means 'not computed': {}", r.human_line());
+    assert!(
+        r.is_ok(),
+        "a zero checksum means 'not computed': {}",
+        r.human_line()
+    );
     assert!(r.checksum.as_ref().unwrap().disabled);
 
     let mut bad = ok.clone();
@@ -277,10 +378,112 @@ fn synthetic_files_cover_opcodes_and_checksums() {
     let r = verify_bytes("x", &Rdb::new(9).byte(201).str(b"zz").finish());
     assert_eq!(r.status, Status::Unsupported, "{}", r.human_line());
     // Duplicate set members (plain encoding).
-    let r = verify_bytes("x", &Rdb::new(9).byte(2).str(b"s").len(3).str(b"a").str(b"b").str(b"a").finish());
+    let r = verify_bytes(
+        "x",
+        &Rdb::new(9)
+            .byte(2)
+            .str(b"s")
+            .len(3)
+            .str(b"a")
+            .str(b"b")
+            .str(b"a")
+            .finish(),
+    );
     assert_eq!(r.status, Status::Corrupt, "{}", r.human_line());
     assert!(r.error.unwrap().message.contains("duplicate"));
     // NaN score.
-    let r = verify_bytes("x", &Rdb::new(9).byte(5).str(b"z").len(1).str(b"m").raw(&f64::NAN.to_le_bytes()).finish());
+    let r = verify_bytes(
+        "x",
+        &Rdb::new(9)
+            .byte(5)
+            .str(b"z")
+            .len(1)
+            .str(b"m")
+            .raw(&f64::NAN.to_le_bytes())
+            .finish(),
+    );
     assert_eq!(r.status, Status::Corrupt);
+}
+
+/// KEY_META (Redis 8.6, RDB 13), laid out as FORMAT.md §3.6 shows it from real 8.6.3
+/// output (the LZF string of the example replaced by a raw one).
+#[test]
+fn key_meta_blocks_are_walked() {
+    let class_a = [0x09, 0xf5, 0xc4, 0x28]; // "KMT1" v1, ALLOW_IGNORE
+    let class_b = [0x28, 0x7f, 0x3f, 0x2b]; // "Kz9-" v5
+    let meta = |r: Rdb| {
+        r.byte(0xf3)
+            .len(2)
+            .raw(&class_a)
+            .raw(&[0x05, 0x01, b'a', 0x02, 0x01, 0x03, 0, 0, 0xc0, 0x3f])
+            .byte(5)
+            .str(b"0xa.aaaaaaaaaaaaa9ep-5")
+            .byte(0)
+            .raw(&class_b)
+            .raw(&[
+                0x05, 0x02, b'b', b'b', 0x02, 0x01, 0x03, 0, 0, 0xc0, 0x3f, 0x00,
+            ])
+    };
+    let expiry = 1_800_000_000_000i64.to_le_bytes();
+    let ok = meta(
+        Rdb::new(13)
+            .byte(0xfe)
+            .len(0)
+            .byte(0xfc)
+            .raw(&expiry)
+            .byte(0xf9)
+            .byte(6),
+    )
+    .byte(0)
+    .str(b"k2")
+    .str(b"v2")
+    .finish();
+    let r = verify_bytes("keymeta", &ok);
+    assert!(r.is_ok(), "{}", r.human_line());
+    assert_eq!((r.keys, r.expires), (1, 1));
+    let keys = rdbkit::rdb::owned::read_all(&ok).unwrap();
+    assert_eq!(keys[0].lfu_freq, Some(6));
+    assert_eq!(keys[0].expire_ms, Some(1_800_000_000_000));
+
+    // Every cut inside the block is truncation (redis-check-rdb 8.6.3 hangs on these).
+    for cut in 9..ok.len() {
+        assert_eq!(
+            verify_bytes("cut", &ok[..cut]).status,
+            Status::Truncated,
+            "cut at {cut}"
+        );
+    }
+    // KEY_META must come last: an expiry after it is not a key prefix any more.
+    let bad = meta(Rdb::new(13).byte(0xfe).len(0))
+        .byte(0xfc)
+        .raw(&expiry)
+        .byte(0)
+        .str(b"k")
+        .str(b"v")
+        .finish();
+    assert_ne!(verify_bytes("bad", &bad).status, Status::Ok);
+    // 0 or more than 7 classes is refused.
+    let bad = Rdb::new(13)
+        .byte(0xfe)
+        .len(0)
+        .byte(0xf3)
+        .len(8)
+        .byte(0)
+        .str(b"k")
+        .str(b"v")
+        .finish();
+    assert_eq!(verify_bytes("bad", &bad).status, Status::Corrupt);
+    // In a Valkey 9 file the same byte is SLOT_IMPORT.
+    let valkey = {
+        let mut v = b"VALKEY080".to_vec();
+        v.extend_from_slice(&[0xf3, 40]);
+        v.extend_from_slice(&[b'j'; 40]);
+        v.extend_from_slice(&[1, 0, 0x40 | 0x3f, 0xff]); // one range 0-16383
+        v.push(0xff);
+        let c = rdbkit::rdb::crc64::checksum(&v);
+        v.extend_from_slice(&c.to_le_bytes());
+        v
+    };
+    let r = verify_bytes("valkey", &valkey);
+    assert!(r.is_ok(), "{}", r.human_line());
 }

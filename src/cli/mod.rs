@@ -21,7 +21,11 @@ pub mod exit {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "rdbkit", version, about = "Reads Redis and Valkey persistence files (RDB) offline.")]
+#[command(
+    name = "rdbkit",
+    version,
+    about = "Reads Redis and Valkey persistence files (RDB) offline."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -62,9 +66,11 @@ fn progress_bar(path: &std::path::Path) -> Option<indicatif::ProgressBar> {
     }
     let bar = indicatif::ProgressBar::new(size);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-            .ok()?
-            .progress_chars("=> "),
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .ok()?
+        .progress_chars("=> "),
     );
     bar.set_message(path.display().to_string());
     Some(bar)
@@ -73,7 +79,8 @@ fn progress_bar(path: &std::path::Path) -> Option<indicatif::ProgressBar> {
 fn verify_one(path: &std::path::Path, opts: &verify::Options) -> verify::Report {
     match progress_bar(path) {
         Some(bar) => {
-            let r = verify::verify_path_with_progress(path, opts, &|done, _| bar.set_position(done));
+            let r =
+                verify::verify_path_with_progress(path, opts, &|done, _| bar.set_position(done));
             bar.finish_and_clear();
             r
         }
@@ -83,14 +90,20 @@ fn verify_one(path: &std::path::Path, opts: &verify::Options) -> verify::Report 
 
 fn run_verify(args: &VerifyArgs) -> std::io::Result<u8> {
     use rayon::prelude::*;
-    let opts = verify::Options { mmap: !args.no_mmap };
+    let opts = verify::Options {
+        mmap: !args.no_mmap,
+    };
     // Several files (all shards of a cluster) are verified in parallel, reported in
     // the order given.
-    let reports: Vec<verify::Report> = if args.paths.len() > 1 && !args.paths.iter().any(|p| p.as_os_str() == "-") {
-        args.paths.par_iter().map(|p| verify::verify_path(p, &opts)).collect()
-    } else {
-        args.paths.iter().map(|p| verify_one(p, &opts)).collect()
-    };
+    let reports: Vec<verify::Report> =
+        if args.paths.len() > 1 && !args.paths.iter().any(|p| p.as_os_str() == "-") {
+            args.paths
+                .par_iter()
+                .map(|p| verify::verify_path(p, &opts))
+                .collect()
+        } else {
+            args.paths.iter().map(|p| verify_one(p, &opts)).collect()
+        };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut worst = exit::OK;
@@ -126,7 +139,11 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { exit::ERROR } else { exit::OK });
+            return ExitCode::from(if e.use_stderr() {
+                exit::ERROR
+            } else {
+                exit::OK
+            });
         }
     };
     let result = match &cli.command {

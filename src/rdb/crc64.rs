@@ -42,7 +42,12 @@ pub fn checksum_reference(data: &[u8]) -> u64 {
     for &b in data {
         crc ^= b as u64;
         for _ in 0..8 {
-            crc = (crc >> 1) ^ if crc & 1 == 1 { 0x95AC_9329_AC4B_C9B5 } else { 0 };
+            crc = (crc >> 1)
+                ^ if crc & 1 == 1 {
+                    0x95AC_9329_AC4B_C9B5
+                } else {
+                    0
+                };
         }
     }
     crc
@@ -64,7 +69,9 @@ mod tests {
 
     #[test]
     fn incremental_matches_reference_and_crc64_crate() {
-        let data: Vec<u8> = (0..10_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        let data: Vec<u8> = (0..10_000u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
         let mut c = Crc64::new();
         for chunk in data.chunks(777) {
             c.update(chunk);

@@ -91,7 +91,10 @@ impl<'a> Cursor<'a> {
     pub fn take_u64(&mut self, n: u64) -> Result<&'a [u8]> {
         match usize::try_from(n) {
             Ok(n) => self.take(n),
-            Err(_) => Err(Error::truncated(self.end_offset(), n - self.remaining() as u64)),
+            Err(_) => Err(Error::truncated(
+                self.end_offset(),
+                n - self.remaining() as u64,
+            )),
         }
     }
 
@@ -138,7 +141,10 @@ impl<'a> Cursor<'a> {
             2 => match b {
                 0x80 => Ok(Len::Plain(u32::from_be_bytes(self.array()?) as u64)),
                 0x81 => Ok(Len::Plain(self.u64be()?)),
-                _ => Err(Error::corrupt(at, format!("unknown length encoding 0x{b:02x}"))),
+                _ => Err(Error::corrupt(
+                    at,
+                    format!("unknown length encoding 0x{b:02x}"),
+                )),
             },
             _ => Ok(Len::Special(b & 0x3f)),
         }
@@ -150,7 +156,10 @@ impl<'a> Cursor<'a> {
         let at = self.offset();
         match self.len_or_special()? {
             Len::Plain(n) => Ok(n),
-            Len::Special(e) => Err(Error::corrupt(at, format!("expected a length, found string encoding {e}"))),
+            Len::Special(e) => Err(Error::corrupt(
+                at,
+                format!("expected a length, found string encoding {e}"),
+            )),
         }
     }
 
@@ -162,8 +171,10 @@ impl<'a> Cursor<'a> {
         let need = n.saturating_mul(min_item);
         if need > self.remaining() as u64 {
             let _ = at;
-            return Err(Error::truncated(self.end_offset(), need - self.remaining() as u64)
-                .reading("a collection whose element count exceeds the bytes left"));
+            return Err(
+                Error::truncated(self.end_offset(), need - self.remaining() as u64)
+                    .reading("a collection whose element count exceeds the bytes left"),
+            );
         }
         Ok(n)
     }
@@ -261,14 +272,18 @@ mod tests {
         assert_eq!(s, RdbStr::Int(-2));
         let s = Cursor::new(&[0xc1, 0xab, 0xab], 0).string().unwrap();
         assert_eq!(s, RdbStr::Int(0xabab_u16 as i16 as i64));
-        let s = Cursor::new(&[0xc2, 0x25, 0xd3, 0xed, 0x0a], 0).string().unwrap();
+        let s = Cursor::new(&[0xc2, 0x25, 0xd3, 0xed, 0x0a], 0)
+            .string()
+            .unwrap();
         assert_eq!(s, RdbStr::Int(183358245));
         assert!(Cursor::new(&[0xc4], 0).string().is_err());
     }
 
     #[test]
     fn count_rejects_impossible_collections_early() {
-        let e = Cursor::new(&[0x80, 0xff, 0xff, 0xff, 0xff, 1, 2], 0).count(1).unwrap_err();
+        let e = Cursor::new(&[0x80, 0xff, 0xff, 0xff, 0xff, 1, 2], 0)
+            .count(1)
+            .unwrap_err();
         assert!(e.is_truncated());
     }
 }

@@ -32,11 +32,15 @@ impl Header {
     /// Reads the magic and version from the first 9 bytes.
     pub fn parse(data: &[u8]) -> Result<Header> {
         if data.len() < HEADER_LEN {
-            let prefix_ok = b"REDIS".starts_with(&data[..data.len().min(5)]) || b"VALKEY".starts_with(&data[..data.len().min(6)]);
+            let prefix_ok = b"REDIS".starts_with(&data[..data.len().min(5)])
+                || b"VALKEY".starts_with(&data[..data.len().min(6)]);
             if !prefix_ok {
                 return Err(not_rdb(data));
             }
-            return Err(Error::truncated(data.len() as u64, (HEADER_LEN - data.len()) as u64).reading("the RDB header"));
+            return Err(
+                Error::truncated(data.len() as u64, (HEADER_LEN - data.len()) as u64)
+                    .reading("the RDB header"),
+            );
         }
         let h = &data[..HEADER_LEN];
         let (dialect, digits) = if h.starts_with(b"REDIS") {
@@ -88,7 +92,11 @@ impl Header {
 }
 
 fn not_rdb(data: &[u8]) -> Error {
-    let shown: String = data.iter().take(9).map(|&b| if b.is_ascii_graphic() { b as char } else { '.' }).collect();
+    let shown: String = data
+        .iter()
+        .take(9)
+        .map(|&b| if b.is_ascii_graphic() { b as char } else { '.' })
+        .collect();
     Error::corrupt(0, format!("not an RDB file: the header is \"{shown}\", expected REDIS or VALKEY and a version number")).reading("the RDB header")
 }
 
@@ -98,17 +106,37 @@ mod tests {
 
     #[test]
     fn parses_redis_and_valkey_magic() {
-        assert_eq!(Header::parse(b"REDIS0011").unwrap(), Header { version: 11, dialect: Dialect::Redis });
-        assert_eq!(Header::parse(b"VALKEY080").unwrap(), Header { version: 80, dialect: Dialect::Valkey });
-        assert!(Header::parse(b"REDIS0099").unwrap().check_supported().is_err());
-        assert!(Header::parse(b"VALKEY987").unwrap().check_supported().is_err());
+        assert_eq!(
+            Header::parse(b"REDIS0011").unwrap(),
+            Header {
+                version: 11,
+                dialect: Dialect::Redis
+            }
+        );
+        assert_eq!(
+            Header::parse(b"VALKEY080").unwrap(),
+            Header {
+                version: 80,
+                dialect: Dialect::Valkey
+            }
+        );
+        assert!(Header::parse(b"REDIS0099")
+            .unwrap()
+            .check_supported()
+            .is_err());
+        assert!(Header::parse(b"VALKEY987")
+            .unwrap()
+            .check_supported()
+            .is_err());
     }
 
     #[test]
     fn short_and_foreign_inputs() {
         assert!(Header::parse(b"").unwrap_err().is_truncated());
         assert!(Header::parse(b"REDIS00").unwrap_err().is_truncated());
-        assert!(!Header::parse(b"*2\r\n$6\r\nSELECT").unwrap_err().is_truncated());
+        assert!(!Header::parse(b"*2\r\n$6\r\nSELECT")
+            .unwrap_err()
+            .is_truncated());
         assert!(!Header::parse(b"REDISabcd").unwrap_err().is_truncated());
     }
 }

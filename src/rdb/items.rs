@@ -49,11 +49,19 @@ pub fn for_each(value: &Value<'_>, mut f: impl FnMut(Element<'_>) -> Result<()>)
             }
             Ok(())
         }
-        Value::Zset { count, items, binary_scores } => {
+        Value::Zset {
+            count,
+            items,
+            binary_scores,
+        } => {
             let mut c = items.cursor();
             for _ in 0..count {
                 let s = c.string()?;
-                let score = if binary_scores { c.binary_double()? } else { c.ascii_double()? };
+                let score = if binary_scores {
+                    c.binary_double()?
+                } else {
+                    c.ascii_double()?
+                };
                 f(Element::Scored(decode(&s, &mut a)?, score))?;
             }
             Ok(())
@@ -63,11 +71,20 @@ pub fn for_each(value: &Value<'_>, mut f: impl FnMut(Element<'_>) -> Result<()>)
             for _ in 0..count {
                 let k = c.string()?;
                 let v = c.string()?;
-                f(Element::Field(decode(&k, &mut a)?, decode(&v, &mut b)?, None))?;
+                f(Element::Field(
+                    decode(&k, &mut a)?,
+                    decode(&v, &mut b)?,
+                    None,
+                ))?;
             }
             Ok(())
         }
-        Value::HashWithTtl { count, items, layout, min_expire } => {
+        Value::HashWithTtl {
+            count,
+            items,
+            layout,
+            min_expire,
+        } => {
             let mut c = items.cursor();
             for _ in 0..count {
                 let ttl = match layout {
@@ -89,7 +106,11 @@ pub fn for_each(value: &Value<'_>, mut f: impl FnMut(Element<'_>) -> Result<()>)
                 } else {
                     ttl
                 };
-                f(Element::Field(decode(&k, &mut a)?, decode(&v, &mut b)?, ttl))?;
+                f(Element::Field(
+                    decode(&k, &mut a)?,
+                    decode(&v, &mut b)?,
+                    ttl,
+                ))?;
             }
             Ok(())
         }
@@ -104,13 +125,19 @@ pub fn for_each(value: &Value<'_>, mut f: impl FnMut(Element<'_>) -> Result<()>)
                 if container == 1 {
                     f(Element::Member(bytes))?;
                 } else if v2 {
-                    elems(Listpack::parse(bytes).map_err(|e| blob_err(e, at))?.iter(), at, 1, &mut |e| {
-                        f(Element::Member(e[0].bytes(&mut itoa::Buffer::new())))
-                    })?;
+                    elems(
+                        Listpack::parse(bytes).map_err(|e| blob_err(e, at))?.iter(),
+                        at,
+                        1,
+                        &mut |e| f(Element::Member(e[0].bytes(&mut itoa::Buffer::new()))),
+                    )?;
                 } else {
-                    elems(Ziplist::parse(bytes).map_err(|e| blob_err(e, at))?.iter(), at, 1, &mut |e| {
-                        f(Element::Member(e[0].bytes(&mut itoa::Buffer::new())))
-                    })?;
+                    elems(
+                        Ziplist::parse(bytes).map_err(|e| blob_err(e, at))?.iter(),
+                        at,
+                        1,
+                        &mut |e| f(Element::Member(e[0].bytes(&mut itoa::Buffer::new()))),
+                    )?;
                 }
             }
             Ok(())
@@ -122,10 +149,14 @@ pub fn for_each(value: &Value<'_>, mut f: impl FnMut(Element<'_>) -> Result<()>)
                 let k = c.string()?.to_vec()?;
                 let at = c.offset();
                 let s = c.string()?;
-                let master = StreamId::from_sid128(&k).ok_or_else(|| Error::corrupt(at, "bad stream node key"))?;
+                let master = StreamId::from_sid128(&k)
+                    .ok_or_else(|| Error::corrupt(at, "bad stream node key"))?;
                 let bytes = decode(&s, &mut a)?;
                 for (id, pairs) in node_entries(master, bytes).map_err(|e| blob_err(e, at))? {
-                    let owned: Vec<(Vec<u8>, Vec<u8>)> = pairs.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+                    let owned: Vec<(Vec<u8>, Vec<u8>)> = pairs
+                        .iter()
+                        .map(|(k, v)| (k.to_vec(), v.to_vec()))
+                        .collect();
                     f(Element::StreamEntry(id, &owned))?;
                 }
             }
@@ -153,17 +184,33 @@ fn elems<'x>(
         }
     }
     if n != 0 {
-        return Err(Error::corrupt(at, "collection ends inside a member/score or field/value group"));
+        return Err(Error::corrupt(
+            at,
+            "collection ends inside a member/score or field/value group",
+        ));
     }
     Ok(())
 }
 
-fn for_each_in_blob(type_id: u8, blob: &Blob<'_>, buf: &mut Vec<u8>, f: &mut dyn FnMut(Element<'_>) -> Result<()>) -> Result<()> {
+fn for_each_in_blob(
+    type_id: u8,
+    blob: &Blob<'_>,
+    buf: &mut Vec<u8>,
+    f: &mut dyn FnMut(Element<'_>) -> Result<()>,
+) -> Result<()> {
     let at = blob.at;
     let bytes = blob.s.decode(buf)?;
     let (mut b1, mut b2) = (itoa::Buffer::new(), itoa::Buffer::new());
-    let zl = || Ziplist::parse(bytes).map(|z| z.iter()).map_err(|e| blob_err(e, at));
-    let lp = || Listpack::parse(bytes).map(|l| l.iter()).map_err(|e| blob_err(e, at));
+    let zl = || {
+        Ziplist::parse(bytes)
+            .map(|z| z.iter())
+            .map_err(|e| blob_err(e, at))
+    };
+    let lp = || {
+        Listpack::parse(bytes)
+            .map(|l| l.iter())
+            .map_err(|e| blob_err(e, at))
+    };
     match type_id {
         9 => {
             for p in Zipmap::parse(bytes).map_err(|e| blob_err(e, at))?.iter() {
@@ -178,21 +225,50 @@ fn for_each_in_blob(type_id: u8, blob: &Blob<'_>, buf: &mut Vec<u8>, f: &mut dyn
             }
             Ok(())
         }
-        10 => elems(zl()?, at, 1, &mut |e| f(Element::Member(e[0].bytes(&mut b1)))),
-        20 => elems(lp()?, at, 1, &mut |e| f(Element::Member(e[0].bytes(&mut b1)))),
+        10 => elems(zl()?, at, 1, &mut |e| {
+            f(Element::Member(e[0].bytes(&mut b1)))
+        }),
+        20 => elems(lp()?, at, 1, &mut |e| {
+            f(Element::Member(e[0].bytes(&mut b1)))
+        }),
         12 | 17 => {
             let mut g = |e: &[Elem<'_>]| {
-                let score = e[1].as_f64().ok_or_else(|| Error::corrupt(at, "zset score is not a number"))?;
+                let score = e[1]
+                    .as_f64()
+                    .ok_or_else(|| Error::corrupt(at, "zset score is not a number"))?;
                 f(Element::Scored(e[0].bytes(&mut b1), score))
             };
-            if type_id == 12 { elems(zl()?, at, 2, &mut g) } else { elems(lp()?, at, 2, &mut g) }
+            if type_id == 12 {
+                elems(zl()?, at, 2, &mut g)
+            } else {
+                elems(lp()?, at, 2, &mut g)
+            }
         }
-        13 => elems(zl()?, at, 2, &mut |e| f(Element::Field(e[0].bytes(&mut b1), e[1].bytes(&mut b2), None))),
-        16 => elems(lp()?, at, 2, &mut |e| f(Element::Field(e[0].bytes(&mut b1), e[1].bytes(&mut b2), None))),
+        13 => elems(zl()?, at, 2, &mut |e| {
+            f(Element::Field(
+                e[0].bytes(&mut b1),
+                e[1].bytes(&mut b2),
+                None,
+            ))
+        }),
+        16 => elems(lp()?, at, 2, &mut |e| {
+            f(Element::Field(
+                e[0].bytes(&mut b1),
+                e[1].bytes(&mut b2),
+                None,
+            ))
+        }),
         23 | 25 => elems(lp()?, at, 3, &mut |e| {
             let ttl = e[2].as_i64().filter(|t| *t != 0);
-            f(Element::Field(e[0].bytes(&mut b1), e[1].bytes(&mut b2), ttl))
+            f(Element::Field(
+                e[0].bytes(&mut b1),
+                e[1].bytes(&mut b2),
+                ttl,
+            ))
         }),
-        t => Err(Error::unsupported(at, format!("no element reader for blob type {t}"))),
+        t => Err(Error::unsupported(
+            at,
+            format!("no element reader for blob type {t}"),
+        )),
     }
 }

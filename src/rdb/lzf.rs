@@ -23,7 +23,11 @@ pub struct LzfError {
 
 impl std::fmt::Display for LzfError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "invalid LZF data at compressed byte {}: {}", self.at, self.reason)
+        write!(
+            f,
+            "invalid LZF data at compressed byte {}: {}",
+            self.at, self.reason
+        )
     }
 }
 
@@ -85,10 +89,16 @@ fn walk(input: &[u8], out_len: usize, sink: &mut impl Sink) -> Result<(), LzfErr
         if ctrl < 32 {
             let n = ctrl + 1;
             if op + n > out_len {
-                return Err(LzfError { at, reason: "literal run past the declared length" });
+                return Err(LzfError {
+                    at,
+                    reason: "literal run past the declared length",
+                });
             }
             let Some(run) = input.get(ip..ip + n) else {
-                return Err(LzfError { at, reason: "literal run past the end of the input" });
+                return Err(LzfError {
+                    at,
+                    reason: "literal run past the end of the input",
+                });
             };
             sink.literal(op, run);
             ip += n;
@@ -98,29 +108,44 @@ fn walk(input: &[u8], out_len: usize, sink: &mut impl Sink) -> Result<(), LzfErr
             let mut dist = (ctrl & 0x1f) << 8;
             if len == 7 {
                 let Some(&extra) = input.get(ip) else {
-                    return Err(LzfError { at, reason: "back reference cut short" });
+                    return Err(LzfError {
+                        at,
+                        reason: "back reference cut short",
+                    });
                 };
                 len += extra as usize;
                 ip += 1;
             }
             let Some(&low) = input.get(ip) else {
-                return Err(LzfError { at, reason: "back reference cut short" });
+                return Err(LzfError {
+                    at,
+                    reason: "back reference cut short",
+                });
             };
             ip += 1;
             dist += low as usize + 1;
             let n = len + 2;
             if op + n > out_len {
-                return Err(LzfError { at, reason: "back reference past the declared length" });
+                return Err(LzfError {
+                    at,
+                    reason: "back reference past the declared length",
+                });
             }
             if dist > op {
-                return Err(LzfError { at, reason: "back reference before the start of the output" });
+                return Err(LzfError {
+                    at,
+                    reason: "back reference before the start of the output",
+                });
             }
             sink.back_ref(op, dist, n);
             op += n;
         }
     }
     if op != out_len {
-        return Err(LzfError { at: input.len(), reason: "output shorter than the declared length" });
+        return Err(LzfError {
+            at: input.len(),
+            reason: "output shorter than the declared length",
+        });
     }
     Ok(())
 }
@@ -152,7 +177,11 @@ mod tests {
         let mut out = Vec::new();
         decompress_into(&c, data.len(), &mut out).unwrap();
         assert_eq!(out, data);
-        assert_eq!(lzf::decompress(&c, data.len()).unwrap(), out, "reference decoder agrees");
+        assert_eq!(
+            lzf::decompress(&c, data.len()).unwrap(),
+            out,
+            "reference decoder agrees"
+        );
         check(&c, data.len()).unwrap();
         assert!(check(&c, data.len() + 1).is_err());
         if !data.is_empty() {
@@ -168,7 +197,11 @@ mod tests {
         let mut noisy = Vec::new();
         for i in 0..20000u32 {
             x = x.wrapping_mul(1103515245).wrapping_add(12345);
-            noisy.push(if i % 7 < 3 { b'z' } else { (x >> 24) as u8 % 5 + b'a' });
+            noisy.push(if i % 7 < 3 {
+                b'z'
+            } else {
+                (x >> 24) as u8 % 5 + b'a'
+            });
         }
         roundtrip(&noisy);
     }

@@ -61,7 +61,13 @@ impl<'a> RdbReader<'a> {
         header.check_supported()?;
         let mut cur = Cursor::new(data, 0);
         cur.take(header::HEADER_LEN)?;
-        Ok(RdbReader { data, cur, state: State::new(header), checker, eof_offset: None })
+        Ok(RdbReader {
+            data,
+            cur,
+            state: State::new(header),
+            checker,
+            eof_offset: None,
+        })
     }
 
     pub fn header(&self) -> Header {
@@ -88,8 +94,10 @@ impl<'a> RdbReader<'a> {
         let at = self.cur.offset();
         self.checker.warnings.clear();
         let mut cur = self.cur;
-        let rec = record::parse(&mut cur, &self.state, &mut self.checker)
-            .map_err(|e| e.with_key(self.state.db, None, self.state.keys).at_record(at))?;
+        let rec = record::parse(&mut cur, &self.state, &mut self.checker).map_err(|e| {
+            e.with_key(self.state.db, None, self.state.keys)
+                .at_record(at)
+        })?;
         self.cur = cur;
         self.state.apply(&rec);
         if matches!(rec, Record::Eof) {
@@ -113,15 +121,25 @@ impl<'a> RdbReader<'a> {
     /// Reads the checksum after EOF. Call once `next_record` has returned `Eof`.
     pub fn trailer(&mut self) -> Result<Trailer> {
         let Some(eof_offset) = self.eof_offset else {
-            return Err(Error::corrupt(self.cur.offset(), "trailer requested before the EOF opcode"));
+            return Err(Error::corrupt(
+                self.cur.offset(),
+                "trailer requested before the EOF opcode",
+            ));
         };
         let stored_checksum = if self.state.header.has_checksum() {
-            let v = self.cur.array::<8>().map_err(|e| e.reading("the CRC-64 checksum after EOF"))?;
+            let v = self
+                .cur
+                .array::<8>()
+                .map_err(|e| e.reading("the CRC-64 checksum after EOF"))?;
             Some(u64::from_le_bytes(v))
         } else {
             None
         };
-        Ok(Trailer { eof_offset, stored_checksum, trailing_bytes: self.cur.remaining() as u64 })
+        Ok(Trailer {
+            eof_offset,
+            stored_checksum,
+            trailing_bytes: self.cur.remaining() as u64,
+        })
     }
 
     /// CRC-64 of everything from the magic through the EOF opcode.

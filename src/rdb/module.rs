@@ -8,7 +8,8 @@ use crate::error::{Error, Result};
 use crate::rdb::cursor::Cursor;
 
 const CHARSET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-const KEYMETA_CHARSET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+const KEYMETA_CHARSET: &[u8; 64] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
 
 /// Splits a 64-bit module type id into its 9-character name and encoding version.
 ///
@@ -36,7 +37,11 @@ pub fn keymeta_class(spec: u32) -> (String, u8, u8) {
         name[j] = KEYMETA_CHARSET[(bits & 63) as usize];
         bits >>= 6;
     }
-    (String::from_utf8_lossy(&name).into_owned(), ((spec >> 3) & 31) as u8, (spec & 7) as u8)
+    (
+        String::from_utf8_lossy(&name).into_owned(),
+        ((spec >> 3) & 31) as u8,
+        (spec & 7) as u8,
+    )
 }
 
 /// Walks one module opcode stream up to and including its EOF opcode.
@@ -45,7 +50,9 @@ pub fn skip_opcodes(cur: &mut Cursor<'_>) -> Result<u64> {
     let mut n = 0u64;
     loop {
         let at = cur.offset();
-        let op = cur.length().map_err(|e| e.reading("a module value opcode"))?;
+        let op = cur
+            .length()
+            .map_err(|e| e.reading("a module value opcode"))?;
         match op {
             0 => return Ok(n),
             1 | 2 => {
@@ -60,7 +67,12 @@ pub fn skip_opcodes(cur: &mut Cursor<'_>) -> Result<u64> {
             5 => {
                 cur.string()?.check()?;
             }
-            _ => return Err(Error::corrupt(at, format!("unknown module value opcode {op}")).reading("a module value opcode")),
+            _ => {
+                return Err(
+                    Error::corrupt(at, format!("unknown module value opcode {op}"))
+                        .reading("a module value opcode"),
+                )
+            }
         }
         n += 1;
     }
@@ -80,11 +92,15 @@ mod tests {
     #[test]
     fn opcode_stream_walk() {
         // UINT 1, FLOAT 1.5, STRING "a", DOUBLE, EOF
-        let b = [2, 1, 3, 0, 0, 0xc0, 0x3f, 5, 1, b'a', 4, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        let b = [
+            2, 1, 3, 0, 0, 0xc0, 0x3f, 5, 1, b'a', 4, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ];
         let mut c = Cursor::new(&b, 0);
         assert_eq!(skip_opcodes(&mut c).unwrap(), 4);
         assert!(c.is_empty());
         assert!(skip_opcodes(&mut Cursor::new(&[9], 0)).is_err());
-        assert!(skip_opcodes(&mut Cursor::new(&[2, 1], 0)).unwrap_err().is_truncated());
+        assert!(skip_opcodes(&mut Cursor::new(&[2, 1], 0))
+            .unwrap_err()
+            .is_truncated());
     }
 }

@@ -47,7 +47,10 @@ pub enum OwnedValue {
         last_id: StreamId,
         groups: Vec<OwnedGroup>,
     },
-    Module { name: String, encver: u32 },
+    Module {
+        name: String,
+        encver: u32,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -64,7 +67,12 @@ pub struct OwnedKey {
 
 fn stream_groups(body: &Region<'_>, version: u8) -> Result<(u64, StreamId, Vec<OwnedGroup>)> {
     let mut c = body.cursor();
-    let id = |c: &mut crate::rdb::cursor::Cursor<'_>| -> Result<StreamId> { Ok(StreamId { ms: c.length()?, seq: c.length()? }) };
+    let id = |c: &mut crate::rdb::cursor::Cursor<'_>| -> Result<StreamId> {
+        Ok(StreamId {
+            ms: c.length()?,
+            seq: c.length()?,
+        })
+    };
     let sid = |c: &mut crate::rdb::cursor::Cursor<'_>| -> Result<StreamId> {
         let b = c.take(16)?;
         Ok(StreamId::from_sid128(b).unwrap_or_default())
@@ -84,7 +92,11 @@ fn stream_groups(body: &Region<'_>, version: u8) -> Result<(u64, StreamId, Vec<O
     for _ in 0..c.length()? {
         let name = c.string()?.to_vec()?;
         let last_id = id(&mut c)?;
-        let entries_read = if version >= 2 { Some(c.length()? as i64).filter(|v| *v != -1) } else { None };
+        let entries_read = if version >= 2 {
+            Some(c.length()? as i64).filter(|v| *v != -1)
+        } else {
+            None
+        };
         let mut pel = Vec::new();
         for _ in 0..c.length()? {
             let i = sid(&mut c)?;
@@ -100,9 +112,20 @@ fn stream_groups(body: &Region<'_>, version: u8) -> Result<(u64, StreamId, Vec<O
             for _ in 0..c.length()? {
                 p.push(sid(&mut c)?);
             }
-            consumers.push(OwnedConsumer { name, seen_time, active_time, pel: p });
+            consumers.push(OwnedConsumer {
+                name,
+                seen_time,
+                active_time,
+                pel: p,
+            });
         }
-        groups.push(OwnedGroup { name, last_id, entries_read, pel, consumers });
+        groups.push(OwnedGroup {
+            name,
+            last_id,
+            entries_read,
+            pel,
+            consumers,
+        });
     }
     Ok((length, last_id, groups))
 }
@@ -123,7 +146,12 @@ pub fn to_owned(k: &KeyRecord<'_>) -> Result<OwnedKey> {
                 Ok(())
             })?;
             let (length, last_id, groups) = stream_groups(&body, version)?;
-            OwnedValue::Stream { entries, length, last_id, groups }
+            OwnedValue::Stream {
+                entries,
+                length,
+                last_id,
+                groups,
+            }
         }
         _ => {
             let kind = k.info.kind;

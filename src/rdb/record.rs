@@ -51,19 +51,44 @@ pub struct KeyRecord<'a> {
 /// One record of the file.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Record<'a> {
-    Aux { key: RdbStr<'a>, value: RdbStr<'a> },
-    SelectDb { db: u64 },
-    ResizeDb { keys: u64, expires: u64 },
+    Aux {
+        key: RdbStr<'a>,
+        value: RdbStr<'a>,
+    },
+    SelectDb {
+        db: u64,
+    },
+    ResizeDb {
+        keys: u64,
+        expires: u64,
+    },
     /// Redis 7.4+ cluster slot sizing hint.
-    SlotInfo { slot: u64, keys: u64, expires: u64 },
+    SlotInfo {
+        slot: u64,
+        keys: u64,
+        expires: u64,
+    },
     /// Global module data; `when` 1 = before keys, 2 = after.
-    ModuleAux { module_id: u64, when: u64, body: Region<'a> },
+    ModuleAux {
+        module_id: u64,
+        when: u64,
+        body: Region<'a>,
+    },
     /// A function library (`FUNCTION2`), its full source.
-    Function { code: RdbStr<'a> },
+    Function {
+        code: RdbStr<'a>,
+    },
     /// The 7.0 RC function format (one function, not a library).
-    FunctionPreGa { name: RdbStr<'a>, engine: RdbStr<'a>, code: RdbStr<'a> },
+    FunctionPreGa {
+        name: RdbStr<'a>,
+        engine: RdbStr<'a>,
+        code: RdbStr<'a>,
+    },
     /// Valkey 9 atomic slot migration job.
-    SlotImport { job: RdbStr<'a>, ranges: u64 },
+    SlotImport {
+        job: RdbStr<'a>,
+        ranges: u64,
+    },
     Key(KeyRecord<'a>),
     Eof,
 }
@@ -78,7 +103,11 @@ pub struct State {
 
 impl State {
     pub fn new(header: Header) -> Self {
-        State { header, db: None, keys: 0 }
+        State {
+            header,
+            db: None,
+            keys: 0,
+        }
     }
     pub fn apply(&mut self, r: &Record<'_>) {
         match r {
@@ -118,9 +147,13 @@ fn is_key_meta(op: u8, h: &Header) -> bool {
 #[inline]
 pub fn parse<'a>(cur: &mut Cursor<'a>, st: &State, chk: &mut Checker) -> Result<Record<'a>> {
     let at = cur.offset();
-    let op = cur.peek_u8().ok_or_else(|| Error::truncated(at, 1).reading("the next record (no EOF marker yet)"))?;
+    let op = cur
+        .peek_u8()
+        .ok_or_else(|| Error::truncated(at, 1).reading("the next record (no EOF marker yet)"))?;
     match op {
-        opcode::EXPIRETIME | opcode::EXPIRETIME_MS | opcode::IDLE | opcode::FREQ => parse_key(cur, st, chk),
+        opcode::EXPIRETIME | opcode::EXPIRETIME_MS | opcode::IDLE | opcode::FREQ => {
+            parse_key(cur, st, chk)
+        }
         op if is_key_meta(op, &st.header) => parse_key(cur, st, chk),
         opcode::EOF => {
             cur.u8()?;
@@ -128,7 +161,9 @@ pub fn parse<'a>(cur: &mut Cursor<'a>, st: &State, chk: &mut Checker) -> Result<
         }
         opcode::SELECTDB => {
             cur.u8()?;
-            let db = cur.length().map_err(|e| e.reading("a SELECTDB db number"))?;
+            let db = cur
+                .length()
+                .map_err(|e| e.reading("a SELECTDB db number"))?;
             Ok(Record::SelectDb { db })
         }
         opcode::RESIZEDB => {
@@ -149,14 +184,27 @@ pub fn parse<'a>(cur: &mut Cursor<'a>, st: &State, chk: &mut Checker) -> Result<
             cur.u8()?;
             let module_id = cur.length().map_err(|e| e.reading("a module AUX id"))?;
             let when_at = cur.offset();
-            let when_op = cur.length().map_err(|e| e.reading("a module AUX when-opcode"))?;
+            let when_op = cur
+                .length()
+                .map_err(|e| e.reading("a module AUX when-opcode"))?;
             if when_op != 2 {
-                return Err(Error::corrupt(when_at, format!("module AUX when-opcode {when_op}, expected 2")).reading("a module AUX record"));
+                return Err(Error::corrupt(
+                    when_at,
+                    format!("module AUX when-opcode {when_op}, expected 2"),
+                )
+                .reading("a module AUX record"));
             }
             let when = cur.length().map_err(|e| e.reading("a module AUX when"))?;
             let (pos, body_at) = (cur.pos(), cur.offset());
             module::skip_opcodes(cur).map_err(|e| e.reading("a module AUX record"))?;
-            Ok(Record::ModuleAux { module_id, when, body: Region { bytes: cur.since(pos), at: body_at } })
+            Ok(Record::ModuleAux {
+                module_id,
+                when,
+                body: Region {
+                    bytes: cur.since(pos),
+                    at: body_at,
+                },
+            })
         }
         opcode::FUNCTION2 => {
             cur.u8()?;
@@ -169,7 +217,8 @@ pub fn parse<'a>(cur: &mut Cursor<'a>, st: &State, chk: &mut Checker) -> Result<
             let name = cur.string().map_err(|e| e.reading("a pre-GA function"))?;
             let engine = cur.string().map_err(|e| e.reading("a pre-GA function"))?;
             if cur.length().map_err(|e| e.reading("a pre-GA function"))? != 0 {
-                cur.string().map_err(|e| e.reading("a pre-GA function description"))?;
+                cur.string()
+                    .map_err(|e| e.reading("a pre-GA function description"))?;
             }
             let code = cur.string().map_err(|e| e.reading("a pre-GA function"))?;
             chk.warn("pre-release function format (Redis 7.0-rc1/rc2): Redis 7.2 and later refuse to load it (7.0 GA still loads it)".into());
@@ -180,18 +229,29 @@ pub fn parse<'a>(cur: &mut Cursor<'a>, st: &State, chk: &mut Checker) -> Result<
             let slot = cur.length().map_err(|e| e.reading("a SLOT_INFO record"))?;
             let keys = cur.length().map_err(|e| e.reading("a SLOT_INFO record"))?;
             let expires = cur.length().map_err(|e| e.reading("a SLOT_INFO record"))?;
-            Ok(Record::SlotInfo { slot, keys, expires })
+            Ok(Record::SlotInfo {
+                slot,
+                keys,
+                expires,
+            })
         }
         opcode::KEY_META_OR_SLOT_IMPORT if st.header.dialect == Dialect::Valkey => {
             cur.u8()?;
-            let job = cur.string().map_err(|e| e.reading("a SLOT_IMPORT job name"))?;
-            let ranges = cur.count(2).map_err(|e| e.reading("a SLOT_IMPORT range count"))?;
+            let job = cur
+                .string()
+                .map_err(|e| e.reading("a SLOT_IMPORT job name"))?;
+            let ranges = cur
+                .count(2)
+                .map_err(|e| e.reading("a SLOT_IMPORT range count"))?;
             for _ in 0..ranges {
                 let r_at = cur.offset();
                 let start = cur.length().map_err(|e| e.reading("a SLOT_IMPORT range"))?;
                 let end = cur.length().map_err(|e| e.reading("a SLOT_IMPORT range"))?;
                 if start > end || end > 16383 {
-                    return Err(Error::corrupt(r_at, format!("slot import range {start}-{end} is invalid")));
+                    return Err(Error::corrupt(
+                        r_at,
+                        format!("slot import range {start}-{end} is invalid"),
+                    ));
                 }
             }
             Ok(Record::SlotImport { job, ranges })
@@ -215,34 +275,58 @@ fn parse_key<'a>(cur: &mut Cursor<'a>, st: &State, chk: &mut Checker) -> Result<
     let ctx = |e: Error| e.with_key(st.db, None, st.keys);
     let (type_at, type_id) = loop {
         let at = cur.offset();
-        let b = cur.u8().map_err(|e| ctx(e.reading("a key record's type byte")))?;
+        let b = cur
+            .u8()
+            .map_err(|e| ctx(e.reading("a key record's type byte")))?;
         match b {
             opcode::EXPIRETIME if key_meta.is_none() => {
-                expire_ms = Some(cur.i32le().map_err(|e| ctx(e.reading("an EXPIRETIME")))? as i64 * 1000)
+                expire_ms =
+                    Some(cur.i32le().map_err(|e| ctx(e.reading("an EXPIRETIME")))? as i64 * 1000)
             }
             opcode::EXPIRETIME_MS if key_meta.is_none() => {
-                expire_ms = Some(cur.i64le().map_err(|e| ctx(e.reading("an EXPIRETIME_MS")))?)
+                expire_ms = Some(
+                    cur.i64le()
+                        .map_err(|e| ctx(e.reading("an EXPIRETIME_MS")))?,
+                )
             }
-            opcode::IDLE if key_meta.is_none() => idle_seconds = Some(cur.length().map_err(|e| ctx(e.reading("an IDLE time")))?),
-            opcode::FREQ if key_meta.is_none() => lfu_freq = Some(cur.u8().map_err(|e| ctx(e.reading("an LFU frequency")))?),
+            opcode::IDLE if key_meta.is_none() => {
+                idle_seconds = Some(cur.length().map_err(|e| ctx(e.reading("an IDLE time")))?)
+            }
+            opcode::FREQ if key_meta.is_none() => {
+                lfu_freq = Some(cur.u8().map_err(|e| ctx(e.reading("an LFU frequency")))?)
+            }
             // KeyDB writes an `mvcc-tstamp` AUX field between a key's expiry and its
             // type byte; Redis's loader keeps the pending expiry across it, and so do we.
             opcode::AUX if key_meta.is_none() && at != offset => {
-                cur.string().and_then(|s| s.check()).map_err(|e| ctx(e.reading("an AUX field inside a key record")))?;
-                cur.string().and_then(|s| s.check()).map_err(|e| ctx(e.reading("an AUX field inside a key record")))?;
+                cur.string()
+                    .and_then(|s| s.check())
+                    .map_err(|e| ctx(e.reading("an AUX field inside a key record")))?;
+                cur.string()
+                    .and_then(|s| s.check())
+                    .map_err(|e| ctx(e.reading("an AUX field inside a key record")))?;
             }
             b if is_key_meta(b, &st.header) && key_meta.is_none() => {
                 let (pos, body_at) = (cur.pos(), cur.offset());
                 let n_at = cur.offset();
-                let classes = cur.length().map_err(|e| ctx(e.reading("a KEY_META class count")))?;
+                let classes = cur
+                    .length()
+                    .map_err(|e| ctx(e.reading("a KEY_META class count")))?;
                 if !(1..=7).contains(&classes) {
-                    return Err(ctx(Error::corrupt(n_at, format!("KEY_META with {classes} classes (1-7 allowed)"))));
+                    return Err(ctx(Error::corrupt(
+                        n_at,
+                        format!("KEY_META with {classes} classes (1-7 allowed)"),
+                    )));
                 }
                 for _ in 0..classes {
-                    cur.take(4).map_err(|e| ctx(e.reading("a KEY_META class spec")))?;
-                    module::skip_opcodes(cur).map_err(|e| ctx(e.reading("a KEY_META class value")))?;
+                    cur.take(4)
+                        .map_err(|e| ctx(e.reading("a KEY_META class spec")))?;
+                    module::skip_opcodes(cur)
+                        .map_err(|e| ctx(e.reading("a KEY_META class value")))?;
                 }
-                key_meta = Some(Region { bytes: cur.since(pos), at: body_at });
+                key_meta = Some(Region {
+                    bytes: cur.since(pos),
+                    at: body_at,
+                });
             }
             b => break (at, b),
         }
@@ -250,30 +334,69 @@ fn parse_key<'a>(cur: &mut Cursor<'a>, st: &State, chk: &mut Checker) -> Result<
     let Some(info) = types::lookup(type_id, st.header.dialect) else {
         // A byte some other server assigns is `unsupported`; a byte nobody assigns, in
         // a version this reader covers, is damage.
-        return Err(ctx(match (vendor_opcode(type_id), types::describe_known_foreign(type_id, st.header.dialect)) {
-            (Some(name), _) => Error::unsupported(type_at, format!("opcode {type_id} ({name})")),
-            (None, Some(what)) => Error::unsupported(type_at, what),
-            (None, None) => Error::corrupt(type_at, format!("invalid type byte {type_id} (0x{type_id:02x}): no server writes it here")),
-        }));
+        return Err(ctx(
+            match (
+                vendor_opcode(type_id),
+                types::describe_known_foreign(type_id, st.header.dialect),
+            ) {
+                (Some(name), _) => {
+                    Error::unsupported(type_at, format!("opcode {type_id} ({name})"))
+                }
+                (None, Some(what)) => Error::unsupported(type_at, what),
+                (None, None) => Error::corrupt(
+                    type_at,
+                    format!(
+                        "invalid type byte {type_id} (0x{type_id:02x}): no server writes it here"
+                    ),
+                ),
+            },
+        ));
     };
-    let key = cur.string().map_err(|e| ctx(e.with_type(info.check_name).reading("the key name")))?;
+    let key = cur
+        .string()
+        .map_err(|e| ctx(e.with_type(info.check_name).reading("the key name")))?;
     let value_ctx = |e: Error| {
         let k = key.to_vec().ok();
         e.with_type(info.check_name).with_key(st.db, k, st.keys)
     };
     key.check().map_err(value_ctx)?;
     let (value, value_info) = value::read(cur, info, st.header.dialect, chk).map_err(value_ctx)?;
-    Ok(Record::Key(KeyRecord { offset, db: st.db, expire_ms, idle_seconds, lfu_freq, key_meta, info, key, value, value_info }))
+    Ok(Record::Key(KeyRecord {
+        offset,
+        db: st.db,
+        expire_ms,
+        idle_seconds,
+        lfu_freq,
+        key_meta,
+        info,
+        key,
+        value,
+        value_info,
+    }))
 }
 
 /// Re-reads a key's value with deep checks, for readers whose first pass skimmed
 /// (`Checker::deep == false`). `file` is the whole input, starting at offset 0.
 /// Errors carry the same context as if the first pass had found them.
-pub fn check_value(k: &KeyRecord<'_>, file: &[u8], dialect: Dialect, keys_before: u64, chk: &mut Checker) -> Result<ValueInfo> {
-    let ctx = |e: Error| e.with_type(k.info.check_name).with_key(k.db, k.key.to_vec().ok(), keys_before).at_record(k.offset);
+pub fn check_value(
+    k: &KeyRecord<'_>,
+    file: &[u8],
+    dialect: Dialect,
+    keys_before: u64,
+    chk: &mut Checker,
+) -> Result<ValueInfo> {
+    let ctx = |e: Error| {
+        e.with_type(k.info.check_name)
+            .with_key(k.db, k.key.to_vec().ok(), keys_before)
+            .at_record(k.offset)
+    };
     k.key.check().map_err(ctx)?;
     let start = k.value_info.offset as usize;
-    let bytes = file.get(start..start + k.value_info.stored_bytes as usize).unwrap_or_default();
+    let bytes = file
+        .get(start..start + k.value_info.stored_bytes as usize)
+        .unwrap_or_default();
     let mut cur = Cursor::new(bytes, k.value_info.offset);
-    value::read(&mut cur, k.info, dialect, chk).map(|(_, info)| info).map_err(ctx)
+    value::read(&mut cur, k.info, dialect, chk)
+        .map(|(_, info)| info)
+        .map_err(ctx)
 }

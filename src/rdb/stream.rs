@@ -36,7 +36,10 @@ impl StreamId {
         })
     }
     fn read_pair(cur: &mut Cursor<'_>) -> Result<StreamId> {
-        Ok(StreamId { ms: cur.length()?, seq: cur.length()? })
+        Ok(StreamId {
+            ms: cur.length()?,
+            seq: cur.length()?,
+        })
     }
 }
 
@@ -55,18 +58,32 @@ pub struct StreamSummary {
 
 fn lp_int(it: &mut ListpackIter<'_>, what: &'static str) -> std::result::Result<i64, BlobError> {
     match it.next() {
-        Some(Ok(e)) => e.as_i64().ok_or_else(|| BlobError::new(0, format!("stream {what} is not an integer"))),
+        Some(Ok(e)) => e
+            .as_i64()
+            .ok_or_else(|| BlobError::new(0, format!("stream {what} is not an integer"))),
         Some(Err(e)) => Err(e),
-        None => Err(BlobError::new(0, format!("stream listpack ends before its {what}"))),
+        None => Err(BlobError::new(
+            0,
+            format!("stream listpack ends before its {what}"),
+        )),
     }
 }
 
-fn lp_skip(it: &mut ListpackIter<'_>, n: i64, what: &'static str) -> std::result::Result<(), BlobError> {
+fn lp_skip(
+    it: &mut ListpackIter<'_>,
+    n: i64,
+    what: &'static str,
+) -> std::result::Result<(), BlobError> {
     for _ in 0..n {
         match it.next() {
             Some(Ok(_)) => {}
             Some(Err(e)) => return Err(e),
-            None => return Err(BlobError::new(0, format!("stream listpack ends inside the {what}"))),
+            None => {
+                return Err(BlobError::new(
+                    0,
+                    format!("stream listpack ends inside the {what}"),
+                ))
+            }
         }
     }
     Ok(())
@@ -86,7 +103,9 @@ pub fn check_node(blob: &[u8]) -> std::result::Result<(u64, u64), BlobError> {
     if lp_int(&mut it, "master terminator")? != 0 {
         return Err(BlobError::new(0, "stream master entry terminator is not 0"));
     }
-    let total = count.checked_add(deleted).ok_or_else(|| BlobError::new(0, "stream node counts overflow"))?;
+    let total = count
+        .checked_add(deleted)
+        .ok_or_else(|| BlobError::new(0, "stream node counts overflow"))?;
     let mut live = 0u64;
     for _ in 0..total {
         let flags = lp_int(&mut it, "entry flags")?;
@@ -105,7 +124,13 @@ pub fn check_node(blob: &[u8]) -> std::result::Result<(u64, u64), BlobError> {
         lp_skip(&mut it, fields, "entry values")?;
         let lp_count = lp_int(&mut it, "entry lp-count")?;
         if lp_count != fields + extra {
-            return Err(BlobError::new(0, format!("stream entry lp-count {lp_count}, expected {}", fields + extra)));
+            return Err(BlobError::new(
+                0,
+                format!(
+                    "stream entry lp-count {lp_count}, expected {}",
+                    fields + extra
+                ),
+            ));
         }
         if flags & 1 == 0 {
             live += 1;
@@ -114,10 +139,18 @@ pub fn check_node(blob: &[u8]) -> std::result::Result<(u64, u64), BlobError> {
     match it.next() {
         None => {}
         Some(Err(e)) => return Err(e),
-        Some(Ok(_)) => return Err(BlobError::new(0, "stream listpack has entries after the last record")),
+        Some(Ok(_)) => {
+            return Err(BlobError::new(
+                0,
+                "stream listpack has entries after the last record",
+            ))
+        }
     }
     if live != count as u64 {
-        return Err(BlobError::new(0, format!("stream node says {count} live entries, flags say {live}")));
+        return Err(BlobError::new(
+            0,
+            format!("stream node says {count} live entries, flags say {live}"),
+        ));
     }
     Ok((count as u64, deleted as u64))
 }
@@ -129,7 +162,9 @@ fn sid(cur: &mut Cursor<'_>) -> Result<u128> {
 /// Reads (and with `chk.deep`, checks) a stream value of the given version (1-4).
 pub fn read(cur: &mut Cursor<'_>, version: u8, chk: &mut Checker) -> Result<StreamSummary> {
     let mut s = StreamSummary::default();
-    let nodes = cur.count(2).map_err(|e| e.reading("the stream node count"))?;
+    let nodes = cur
+        .count(2)
+        .map_err(|e| e.reading("the stream node count"))?;
     chk.ids.clear();
     for _ in 0..nodes {
         let at = cur.offset();
@@ -141,14 +176,24 @@ pub fn read(cur: &mut Cursor<'_>, version: u8, chk: &mut Checker) -> Result<Stre
                 let k = key.decode(&mut b)?;
                 u128::from_be_bytes(k.try_into().unwrap_or([0; 16]))
             }
-            _ => return Err(Error::corrupt(at, "stream node key entry is not the size of a stream ID")),
+            _ => {
+                return Err(Error::corrupt(
+                    at,
+                    "stream node key entry is not the size of a stream ID",
+                ))
+            }
         };
         let lp_at = cur.offset();
-        let blob = cur.string().map_err(|e| e.reading("a stream node listpack"))?;
+        let blob = cur
+            .string()
+            .map_err(|e| e.reading("a stream node listpack"))?;
         s.nodes += 1;
         if chk.deep {
             if !chk.ids.insert(key) {
-                return Err(Error::corrupt(at, "stream listpack re-added with an existing node key"));
+                return Err(Error::corrupt(
+                    at,
+                    "stream listpack re-added with an existing node key",
+                ));
             }
             let mut buf = std::mem::take(&mut chk.buf);
             let bytes = blob.decode(&mut buf)?;
@@ -161,7 +206,11 @@ pub fn read(cur: &mut Cursor<'_>, version: u8, chk: &mut Checker) -> Result<Stre
             match r {
                 Ok((live, _)) => s.live_entries += live,
                 Err(e) => {
-                    return Err(Error::corrupt(lp_at, format!("stream listpack integrity check failed: {e}")).reading("a stream node listpack"));
+                    return Err(Error::corrupt(
+                        lp_at,
+                        format!("stream listpack integrity check failed: {e}"),
+                    )
+                    .reading("a stream node listpack"));
                 }
             }
         }
@@ -171,36 +220,60 @@ pub fn read(cur: &mut Cursor<'_>, version: u8, chk: &mut Checker) -> Result<Stre
     if version >= 2 {
         StreamId::read_pair(cur).map_err(|e| e.reading("the stream first id"))?;
         StreamId::read_pair(cur).map_err(|e| e.reading("the stream max deleted id"))?;
-        cur.length().map_err(|e| e.reading("the stream entries-added counter"))?;
+        cur.length()
+            .map_err(|e| e.reading("the stream entries-added counter"))?;
     }
     if s.length > 0 && s.nodes == 0 {
-        return Err(Error::corrupt(cur.offset(), "stream length inconsistent with its nodes"));
+        return Err(Error::corrupt(
+            cur.offset(),
+            "stream length inconsistent with its nodes",
+        ));
     }
     if chk.deep && s.live_entries != s.length {
-        chk.warn(format!("stream length is {} but its nodes hold {} live entries", s.length, s.live_entries));
+        chk.warn(format!(
+            "stream length is {} but its nodes hold {} live entries",
+            s.length, s.live_entries
+        ));
     }
-    let groups = cur.count(3).map_err(|e| e.reading("the consumer group count"))?;
+    let groups = cur
+        .count(3)
+        .map_err(|e| e.reading("the consumer group count"))?;
     let mut group_names = std::collections::HashSet::new();
     for _ in 0..groups {
         let at = cur.offset();
-        let name = cur.string().map_err(|e| e.reading("a consumer group name"))?;
+        let name = cur
+            .string()
+            .map_err(|e| e.reading("a consumer group name"))?;
         if chk.deep && !group_names.insert(name.to_vec()?) {
-            return Err(Error::corrupt(at, format!("duplicated consumer group name \"{}\"", name.to_string_lossy())));
+            return Err(Error::corrupt(
+                at,
+                format!(
+                    "duplicated consumer group name \"{}\"",
+                    name.to_string_lossy()
+                ),
+            ));
         }
         StreamId::read_pair(cur).map_err(|e| e.reading("a consumer group last id"))?;
         if version >= 2 {
-            cur.length().map_err(|e| e.reading("a consumer group entries-read counter"))?;
+            cur.length()
+                .map_err(|e| e.reading("a consumer group entries-read counter"))?;
         }
         s.groups += 1;
-        let pel = cur.count(17).map_err(|e| e.reading("a consumer group PEL size"))?;
+        let pel = cur
+            .count(17)
+            .map_err(|e| e.reading("a consumer group PEL size"))?;
         chk.owned.clear();
         for _ in 0..pel {
             let at = cur.offset();
             let id = sid(cur).map_err(|e| e.reading("a consumer group PEL id"))?;
             cur.i64le().map_err(|e| e.reading("a PEL delivery time"))?;
-            cur.length().map_err(|e| e.reading("a PEL delivery count"))?;
+            cur.length()
+                .map_err(|e| e.reading("a PEL delivery count"))?;
             if chk.deep && chk.owned.insert(id, false).is_some() {
-                return Err(Error::corrupt(at, "duplicated global PEL entry in a stream consumer group"));
+                return Err(Error::corrupt(
+                    at,
+                    "duplicated global PEL entry in a stream consumer group",
+                ));
             }
             s.pel_entries += 1;
         }
@@ -214,10 +287,13 @@ pub fn read(cur: &mut Cursor<'_>, version: u8, chk: &mut Checker) -> Result<Stre
             }
             cur.i64le().map_err(|e| e.reading("a consumer seen time"))?;
             if version >= 3 {
-                cur.i64le().map_err(|e| e.reading("a consumer active time"))?;
+                cur.i64le()
+                    .map_err(|e| e.reading("a consumer active time"))?;
             }
             s.consumers += 1;
-            let n = cur.count(16).map_err(|e| e.reading("a consumer PEL size"))?;
+            let n = cur
+                .count(16)
+                .map_err(|e| e.reading("a consumer PEL size"))?;
             let mut own = std::collections::HashSet::new();
             for _ in 0..n {
                 let at = cur.offset();
@@ -225,7 +301,12 @@ pub fn read(cur: &mut Cursor<'_>, version: u8, chk: &mut Checker) -> Result<Stre
                 if chk.deep {
                     match chk.owned.get_mut(&id) {
                         Some(o) => *o = true,
-                        None => return Err(Error::corrupt(at, "consumer PEL entry not found in the group PEL")),
+                        None => {
+                            return Err(Error::corrupt(
+                                at,
+                                "consumer PEL entry not found in the group PEL",
+                            ))
+                        }
                     }
                     if !own.insert(id) {
                         return Err(Error::corrupt(at, "duplicated consumer PEL entry"));
@@ -234,7 +315,10 @@ pub fn read(cur: &mut Cursor<'_>, version: u8, chk: &mut Checker) -> Result<Stre
             }
         }
         if chk.deep && chk.owned.values().any(|o| !o) {
-            return Err(Error::corrupt(cur.offset(), "stream consumer group PEL entry without a consumer"));
+            return Err(Error::corrupt(
+                cur.offset(),
+                "stream consumer group PEL entry without a consumer",
+            ));
         }
     }
     if version >= 4 {
@@ -246,25 +330,45 @@ pub fn read(cur: &mut Cursor<'_>, version: u8, chk: &mut Checker) -> Result<Stre
 /// Redis 8.6 idempotent-producer state (type 26).
 fn read_idmp(cur: &mut Cursor<'_>, chk: &mut Checker) -> Result<()> {
     let at = cur.offset();
-    let duration = cur.length().map_err(|e| e.reading("the stream IDMP duration"))?;
-    let max = cur.length().map_err(|e| e.reading("the stream IDMP max entries"))?;
+    let duration = cur
+        .length()
+        .map_err(|e| e.reading("the stream IDMP duration"))?;
+    let max = cur
+        .length()
+        .map_err(|e| e.reading("the stream IDMP max entries"))?;
     if chk.deep && !(1..=86400).contains(&duration) {
-        return Err(Error::corrupt(at, format!("stream IDMP duration {duration} out of range 1-86400")));
+        return Err(Error::corrupt(
+            at,
+            format!("stream IDMP duration {duration} out of range 1-86400"),
+        ));
     }
     if chk.deep && !(1..=10000).contains(&max) {
-        return Err(Error::corrupt(at, format!("stream IDMP max entries {max} out of range 1-10000")));
+        return Err(Error::corrupt(
+            at,
+            format!("stream IDMP max entries {max} out of range 1-10000"),
+        ));
     }
-    let producers = cur.count(2).map_err(|e| e.reading("the stream IDMP producer count"))?;
+    let producers = cur
+        .count(2)
+        .map_err(|e| e.reading("the stream IDMP producer count"))?;
     for _ in 0..producers {
-        cur.string().and_then(|s| s.check()).map_err(|e| e.reading("a stream IDMP producer id"))?;
-        let n = cur.count(3).map_err(|e| e.reading("a stream IDMP iid count"))?;
+        cur.string()
+            .and_then(|s| s.check())
+            .map_err(|e| e.reading("a stream IDMP producer id"))?;
+        let n = cur
+            .count(3)
+            .map_err(|e| e.reading("a stream IDMP iid count"))?;
         for _ in 0..n {
-            cur.string().and_then(|s| s.check()).map_err(|e| e.reading("a stream IDMP iid"))?;
+            cur.string()
+                .and_then(|s| s.check())
+                .map_err(|e| e.reading("a stream IDMP iid"))?;
             StreamId::read_pair(cur).map_err(|e| e.reading("a stream IDMP entry id"))?;
         }
     }
-    cur.length().map_err(|e| e.reading("the stream IDMP iids-added counter"))?;
-    cur.length().map_err(|e| e.reading("the stream IDMP duplicates counter"))?;
+    cur.length()
+        .map_err(|e| e.reading("the stream IDMP iids-added counter"))?;
+    cur.length()
+        .map_err(|e| e.reading("the stream IDMP duplicates counter"))?;
     Ok(())
 }
 
@@ -272,13 +376,20 @@ fn read_idmp(cur: &mut Cursor<'_>, chk: &mut Checker) -> Result<()> {
 pub type Entry<'a> = (StreamId, Vec<(Elem<'a>, Elem<'a>)>);
 
 /// The live entries of one node listpack.
-pub fn node_entries<'a>(master: StreamId, blob: &'a [u8]) -> std::result::Result<Vec<Entry<'a>>, BlobError> {
+pub fn node_entries<'a>(
+    master: StreamId,
+    blob: &'a [u8],
+) -> std::result::Result<Vec<Entry<'a>>, BlobError> {
     let lp = Listpack::parse(blob)?;
     let mut it = lp.iter();
     let mut next = || -> std::result::Result<Elem<'a>, BlobError> {
-        it.next().unwrap_or_else(|| Err(BlobError::new(0, "stream listpack ends early")))
+        it.next()
+            .unwrap_or_else(|| Err(BlobError::new(0, "stream listpack ends early")))
     };
-    let int = |e: Elem<'a>| e.as_i64().ok_or_else(|| BlobError::new(0, "stream slot is not an integer"));
+    let int = |e: Elem<'a>| {
+        e.as_i64()
+            .ok_or_else(|| BlobError::new(0, "stream slot is not an integer"))
+    };
     let count = int(next()?)?;
     let deleted = int(next()?)?;
     let nf = int(next()?)?;

@@ -59,7 +59,17 @@ const MIN_READ: usize = 256 * 1024;
 
 impl<R: Read> RdbStream<R> {
     pub fn new(src: R, checker: Checker) -> Self {
-        RdbStream { src, buf: Vec::new(), start: 0, end: 0, base: 0, exhausted: false, checker, crc: Crc64::new(), header: None }
+        RdbStream {
+            src,
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+            base: 0,
+            exhausted: false,
+            checker,
+            crc: Crc64::new(),
+            header: None,
+        }
     }
 
     /// Absolute offset of the next unconsumed byte.
@@ -104,7 +114,8 @@ impl<R: Read> RdbStream<R> {
         }
         let h = Header::parse(&self.buf[self.start..self.end])?;
         h.check_supported()?;
-        self.crc.update(&self.buf[self.start..self.start + HEADER_LEN]);
+        self.crc
+            .update(&self.buf[self.start..self.start + HEADER_LEN]);
         self.start += HEADER_LEN;
         self.header = Some(h);
         Ok(h)
@@ -112,7 +123,10 @@ impl<R: Read> RdbStream<R> {
 
     /// Reads every record through EOF and the trailer, handing each record and its
     /// warnings to `f`. `f` may stop the run by returning an error.
-    pub fn for_each(&mut self, mut f: impl FnMut(&Record<'_>, &[String]) -> Result<()>) -> Result<StreamEnd, StreamError> {
+    pub fn for_each(
+        &mut self,
+        mut f: impl FnMut(&Record<'_>, &[String]) -> Result<()>,
+    ) -> Result<StreamEnd, StreamError> {
         let mut state = State::new(self.header()?);
         let eof_offset;
         loop {
@@ -134,11 +148,20 @@ impl<R: Read> RdbStream<R> {
                     }
                 }
                 Err(e) if e.is_truncated() && !self.exhausted => {
-                    let crate::error::ErrorKind::Truncated { needed } = *e.kind() else { unreachable!() };
-                    let missing = (e.offset() - rec_at + needed).saturating_sub(avail.len() as u64).max(needed);
+                    let crate::error::ErrorKind::Truncated { needed } = *e.kind() else {
+                        unreachable!()
+                    };
+                    let missing = (e.offset() - rec_at + needed)
+                        .saturating_sub(avail.len() as u64)
+                        .max(needed);
                     self.fill(usize::try_from(missing).unwrap_or(usize::MAX / 2).max(1))?;
                 }
-                Err(e) => return Err(e.with_key(state.db, None, state.keys).at_record(rec_at).into()),
+                Err(e) => {
+                    return Err(e
+                        .with_key(state.db, None, state.keys)
+                        .at_record(rec_at)
+                        .into())
+                }
             }
         }
         let header = state.header;
@@ -148,9 +171,12 @@ impl<R: Read> RdbStream<R> {
             }
             let avail = &self.buf[self.start..self.end];
             let Some(b) = avail.get(..8) else {
-                return Err(Error::truncated(self.offset() + avail.len() as u64, (8 - avail.len()) as u64)
-                    .reading("the CRC-64 checksum after EOF")
-                    .into());
+                return Err(Error::truncated(
+                    self.offset() + avail.len() as u64,
+                    (8 - avail.len()) as u64,
+                )
+                .reading("the CRC-64 checksum after EOF")
+                .into());
             };
             let v = u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
             self.start += 8;
@@ -170,7 +196,11 @@ impl<R: Read> RdbStream<R> {
             }
         }
         Ok(StreamEnd {
-            trailer: Trailer { eof_offset, stored_checksum, trailing_bytes: trailing },
+            trailer: Trailer {
+                eof_offset,
+                stored_checksum,
+                trailing_bytes: trailing,
+            },
             computed_checksum: self.crc.finish(),
         })
     }

@@ -19,10 +19,14 @@ impl<'a> RdbStr<'a> {
         if len > lzf::max_output(data.len()) || len == 0 {
             return Err(Error::corrupt(
                 at,
-                format!("LZF string claims {len} bytes from {} compressed bytes", data.len()),
+                format!(
+                    "LZF string claims {len} bytes from {} compressed bytes",
+                    data.len()
+                ),
             ));
         }
-        let len = usize::try_from(len).map_err(|_| Error::corrupt(at, "LZF length exceeds the address space"))?;
+        let len = usize::try_from(len)
+            .map_err(|_| Error::corrupt(at, "LZF length exceeds the address space"))?;
         Ok(RdbStr::Lzf { data, len, at })
     }
 
@@ -77,7 +81,8 @@ impl<'a> RdbStr<'a> {
                 Ok(buf.as_slice())
             }
             RdbStr::Lzf { data, len, at } => {
-                lzf::decompress_into(data, len, buf).map_err(|e| Error::corrupt(at, e.to_string()))?;
+                lzf::decompress_into(data, len, buf)
+                    .map_err(|e| Error::corrupt(at, e.to_string()))?;
                 Ok(buf.as_slice())
             }
         }

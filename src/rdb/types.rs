@@ -41,7 +41,12 @@ pub struct TypeInfo {
 }
 
 const fn t(id: u8, kind: Kind, encoding: &'static str, check_name: &'static str) -> TypeInfo {
-    TypeInfo { id, kind, encoding, check_name }
+    TypeInfo {
+        id,
+        kind,
+        encoding,
+        check_name,
+    }
 }
 
 /// Redis's table (also Valkey <= 8, KeyDB and Dragonfly's Redis-compatible types).
@@ -66,8 +71,18 @@ const REDIS: &[TypeInfo] = &[
     t(19, Kind::Stream, "stream-v2", "stream-v2"),
     t(20, Kind::Set, "listpack", "set-listpack"),
     t(21, Kind::Stream, "stream-v3", "stream-v3"),
-    t(22, Kind::Hash, "hashtable-ttl-pre-ga", "hash-hashtable-md-pre-release"),
-    t(23, Kind::Hash, "listpack-ttl-pre-ga", "hash-listpack-md-pre-release"),
+    t(
+        22,
+        Kind::Hash,
+        "hashtable-ttl-pre-ga",
+        "hash-hashtable-md-pre-release",
+    ),
+    t(
+        23,
+        Kind::Hash,
+        "listpack-ttl-pre-ga",
+        "hash-listpack-md-pre-release",
+    ),
     t(24, Kind::Hash, "hashtable-ttl", "hash-hashtable-md"),
     t(25, Kind::Hash, "listpack-ttl", "hash-listpack-md"),
     t(26, Kind::Stream, "stream-v4", "stream-v4"),
@@ -88,7 +103,9 @@ pub fn lookup(id: u8, dialect: Dialect) -> Option<&'static TypeInfo> {
 /// when no known writer uses it.
 pub fn describe_known_foreign(id: u8, dialect: Dialect) -> Option<String> {
     let what = match (id, dialect) {
-        (6, _) => "pre-release module value (Redis 4.0 RC), which cannot be skipped without its module",
+        (6, _) => {
+            "pre-release module value (Redis 4.0 RC), which cannot be skipped without its module"
+        }
         (27, Dialect::Redis) => "stream-v5 (Redis 8.8)",
         (28, Dialect::Redis) => "array (Redis 8.8)",
         (29..=32, Dialect::Redis) => "hash template (Redis 8.10)",

@@ -59,23 +59,55 @@ pub enum HashTtlLayout {
 pub enum Value<'a> {
     String(RdbStr<'a>),
     /// Type 1: `count` strings, head to tail.
-    List { count: u64, items: Region<'a> },
+    List {
+        count: u64,
+        items: Region<'a>,
+    },
     /// Type 2: `count` strings.
-    Set { count: u64, items: Region<'a> },
+    Set {
+        count: u64,
+        items: Region<'a>,
+    },
     /// Types 3 and 5: `count` (member, score) pairs.
-    Zset { count: u64, items: Region<'a>, binary_scores: bool },
+    Zset {
+        count: u64,
+        items: Region<'a>,
+        binary_scores: bool,
+    },
     /// Type 4: `count` (field, value) pairs.
-    Hash { count: u64, items: Region<'a> },
+    Hash {
+        count: u64,
+        items: Region<'a>,
+    },
     /// Types 22/24 and Valkey's 22: `count` fields with TTLs.
-    HashWithTtl { count: u64, items: Region<'a>, layout: HashTtlLayout, min_expire: Option<u64> },
+    HashWithTtl {
+        count: u64,
+        items: Region<'a>,
+        layout: HashTtlLayout,
+        min_expire: Option<u64>,
+    },
     /// Types 9-13, 16, 17, 20, 23, 25: one blob (`min_expire` for type 25).
-    Encoded { type_id: u8, blob: Blob<'a>, min_expire: Option<u64> },
+    Encoded {
+        type_id: u8,
+        blob: Blob<'a>,
+        min_expire: Option<u64>,
+    },
     /// Types 14 and 18: `nodes` nodes.
-    Quicklist { nodes: u64, items: Region<'a>, v2: bool },
+    Quicklist {
+        nodes: u64,
+        items: Region<'a>,
+        v2: bool,
+    },
     /// Types 15, 19, 21, 26 (`version` 1-4).
-    Stream { version: u8, body: Region<'a> },
+    Stream {
+        version: u8,
+        body: Region<'a>,
+    },
     /// Type 7: module type id and its opcode stream (ending with the EOF opcode).
-    Module { module_id: u64, body: Region<'a> },
+    Module {
+        module_id: u64,
+        body: Region<'a>,
+    },
 }
 
 /// What reading a value learnt about it.
@@ -94,9 +126,15 @@ fn blob_error(e: BlobError, blob: &Blob<'_>, what: &str) -> Error {
     match blob.s {
         RdbStr::Lzf { .. } => Error::corrupt(
             blob.at,
-            format!("{what} integrity check failed: {} at byte {} of the decompressed blob", e.reason, e.at),
+            format!(
+                "{what} integrity check failed: {} at byte {} of the decompressed blob",
+                e.reason, e.at
+            ),
         ),
-        _ => Error::corrupt(blob.at + e.at as u64, format!("{what} integrity check failed: {}", e.reason)),
+        _ => Error::corrupt(
+            blob.at + e.at as u64,
+            format!("{what} integrity check failed: {}", e.reason),
+        ),
     }
 }
 
@@ -128,8 +166,14 @@ enum Container {
 }
 
 /// Checks a decoded blob; returns its element count (pairs count as one element).
-fn check_blob(bytes: &[u8], c: Container, chk: &mut Checker) -> std::result::Result<u64, BlobError> {
-    let mut elems = |it: &mut dyn Iterator<Item = std::result::Result<Elem<'_>, BlobError>>, tuple: usize, dups: bool| {
+fn check_blob(
+    bytes: &[u8],
+    c: Container,
+    chk: &mut Checker,
+) -> std::result::Result<u64, BlobError> {
+    let mut elems = |it: &mut dyn Iterator<Item = std::result::Result<Elem<'_>, BlobError>>,
+                     tuple: usize,
+                     dups: bool| {
         chk.start_unique(0);
         let mut n = 0usize;
         let mut ib = itoa::Buffer::new();
@@ -141,13 +185,21 @@ fn check_blob(bytes: &[u8], c: Container, chk: &mut Checker) -> std::result::Res
             if tuple == 3 && n % 3 == 2 {
                 match e {
                     Elem::Int(t) if (0..=MAX_FIELD_EXPIRE_MS as i64).contains(&t) => {}
-                    _ => return Err(BlobError::new(0, "hash field TTL is not a valid expiry time")),
+                    _ => {
+                        return Err(BlobError::new(
+                            0,
+                            "hash field TTL is not a valid expiry time",
+                        ))
+                    }
                 }
             }
             n += 1;
         }
         if n % tuple != 0 {
-            return Err(BlobError::new(0, format!("{n} entries do not form {tuple}-tuples")));
+            return Err(BlobError::new(
+                0,
+                format!("{n} entries do not form {tuple}-tuples"),
+            ));
         }
         Ok(((n / tuple) as u64, dups && chk.maybe_duplicates()))
     };
@@ -155,9 +207,13 @@ fn check_blob(bytes: &[u8], c: Container, chk: &mut Checker) -> std::result::Res
         Container::ListZiplist | Container::QuicklistZiplist => {
             (Ziplist::parse(bytes)?.validate()? as u64, false)
         }
-        Container::ZsetZiplist | Container::HashZiplist => elems(&mut Ziplist::parse(bytes)?.iter(), 2, true)?,
+        Container::ZsetZiplist | Container::HashZiplist => {
+            elems(&mut Ziplist::parse(bytes)?.iter(), 2, true)?
+        }
         Container::SetListpack => elems(&mut Listpack::parse(bytes)?.iter(), 1, true)?,
-        Container::HashListpack | Container::ZsetListpack => elems(&mut Listpack::parse(bytes)?.iter(), 2, true)?,
+        Container::HashListpack | Container::ZsetListpack => {
+            elems(&mut Listpack::parse(bytes)?.iter(), 2, true)?
+        }
         Container::HashListpackTtl => elems(&mut Listpack::parse(bytes)?.iter(), 3, true)?,
         Container::QuicklistListpack => (Listpack::parse(bytes)?.validate()? as u64, false),
         Container::Intset => (Intset::parse(bytes)?.validate()? as u64, false),
@@ -180,11 +236,26 @@ fn check_blob(bytes: &[u8], c: Container, chk: &mut Checker) -> std::result::Res
             _ => 2,
         };
         let dup = match c {
-            Container::Zipmap => has_exact_duplicate(Zipmap::parse(bytes)?.iter().filter_map(|p| p.ok()).map(|(k, _)| k.to_vec())),
-            Container::ZsetZiplist | Container::HashZiplist => {
-                has_exact_duplicate(Ziplist::parse(bytes)?.iter().filter_map(|e| e.ok()).step_by(step).map(|e| e.to_vec()))
-            }
-            _ => has_exact_duplicate(Listpack::parse(bytes)?.iter().filter_map(|e| e.ok()).step_by(step).map(|e| e.to_vec())),
+            Container::Zipmap => has_exact_duplicate(
+                Zipmap::parse(bytes)?
+                    .iter()
+                    .filter_map(|p| p.ok())
+                    .map(|(k, _)| k.to_vec()),
+            ),
+            Container::ZsetZiplist | Container::HashZiplist => has_exact_duplicate(
+                Ziplist::parse(bytes)?
+                    .iter()
+                    .filter_map(|e| e.ok())
+                    .step_by(step)
+                    .map(|e| e.to_vec()),
+            ),
+            _ => has_exact_duplicate(
+                Listpack::parse(bytes)?
+                    .iter()
+                    .filter_map(|e| e.ok())
+                    .step_by(step)
+                    .map(|e| e.to_vec()),
+            ),
         };
         if dup {
             return Err(BlobError::new(0, "duplicate members or fields"));
@@ -205,7 +276,13 @@ fn check_encoded(blob: &Blob<'_>, c: Container, what: &str, chk: &mut Checker) -
 }
 
 /// Reads `count` strings (or `tuple`-sized groups whose first string must be unique).
-fn read_strings(cur: &mut Cursor<'_>, count: u64, unique: bool, score: Option<bool>, chk: &mut Checker) -> Result<()> {
+fn read_strings(
+    cur: &mut Cursor<'_>,
+    count: u64,
+    unique: bool,
+    score: Option<bool>,
+    chk: &mut Checker,
+) -> Result<()> {
     let start = *cur;
     let deep = chk.deep;
     if unique && deep {
@@ -225,7 +302,11 @@ fn read_strings(cur: &mut Cursor<'_>, count: u64, unique: bool, score: Option<bo
             None => {}
             Some(binary) => {
                 let at = cur.offset();
-                let v = if binary { cur.binary_double()? } else { cur.ascii_double()? };
+                let v = if binary {
+                    cur.binary_double()?
+                } else {
+                    cur.ascii_double()?
+                };
                 if v.is_nan() {
                     return Err(Error::corrupt(at, "zset with NaN score"));
                 }
@@ -249,7 +330,10 @@ fn read_strings(cur: &mut Cursor<'_>, count: u64, unique: bool, score: Option<bo
             }
         }
         if has_exact_duplicate(members.into_iter()) {
-            return Err(Error::corrupt(start.offset(), "duplicate members or fields"));
+            return Err(Error::corrupt(
+                start.offset(),
+                "duplicate members or fields",
+            ));
         }
     }
     Ok(())
@@ -281,7 +365,13 @@ fn read_hash_pairs(cur: &mut Cursor<'_>, count: u64, chk: &mut Checker) -> Resul
     Ok(())
 }
 
-fn read_hash_ttl(cur: &mut Cursor<'_>, count: u64, layout: HashTtlLayout, min_expire: Option<u64>, chk: &mut Checker) -> Result<()> {
+fn read_hash_ttl(
+    cur: &mut Cursor<'_>,
+    count: u64,
+    layout: HashTtlLayout,
+    min_expire: Option<u64>,
+    chk: &mut Checker,
+) -> Result<()> {
     let start = *cur;
     chk.start_unique(count);
     for _ in 0..count {
@@ -289,13 +379,20 @@ fn read_hash_ttl(cur: &mut Cursor<'_>, count: u64, layout: HashTtlLayout, min_ex
         let expire = match layout {
             HashTtlLayout::Redis => {
                 let ttl = cur.length()?;
-                if ttl == 0 { 0 } else { ttl.wrapping_add(min_expire.unwrap_or(0)).wrapping_sub(1) }
+                if ttl == 0 {
+                    0
+                } else {
+                    ttl.wrapping_add(min_expire.unwrap_or(0)).wrapping_sub(1)
+                }
             }
             HashTtlLayout::RedisPreGa => cur.length()?,
             HashTtlLayout::Valkey => 0,
         };
         if expire > MAX_FIELD_EXPIRE_MS {
-            return Err(Error::corrupt(at, format!("invalid hash field expiry time {expire}")));
+            return Err(Error::corrupt(
+                at,
+                format!("invalid hash field expiry time {expire}"),
+            ));
         }
         let f = cur.string()?;
         let v = cur.string()?;
@@ -303,7 +400,10 @@ fn read_hash_ttl(cur: &mut Cursor<'_>, count: u64, layout: HashTtlLayout, min_ex
             let at = cur.offset();
             let e = cur.i64le()?;
             if e < -1 || e > MAX_FIELD_EXPIRE_MS as i64 {
-                return Err(Error::corrupt(at, format!("invalid hash field expiry time {e}")));
+                return Err(Error::corrupt(
+                    at,
+                    format!("invalid hash field expiry time {e}"),
+                ));
             }
         }
         if chk.deep {
@@ -353,9 +453,17 @@ fn empty(chk: &mut Checker, what: &str) {
 
 /// Reads one value of type `info` at `cur`. `what` names the structure being read in
 /// errors. Deep checks run when `chk.deep`.
-pub fn read<'a>(cur: &mut Cursor<'a>, info: &TypeInfo, dialect: Dialect, chk: &mut Checker) -> Result<(Value<'a>, ValueInfo)> {
+pub fn read<'a>(
+    cur: &mut Cursor<'a>,
+    info: &TypeInfo,
+    dialect: Dialect,
+    chk: &mut Checker,
+) -> Result<(Value<'a>, ValueInfo)> {
     let start = cur.offset();
-    let region_from = |cur: &Cursor<'a>, pos: usize, at: u64| Region { bytes: cur.since(pos), at };
+    let region_from = |cur: &Cursor<'a>, pos: usize, at: u64| Region {
+        bytes: cur.since(pos),
+        at,
+    };
     let (value, elements) = match info.id {
         0 => {
             let s = cur.string()?;
@@ -372,7 +480,14 @@ pub fn read<'a>(cur: &mut Cursor<'a>, info: &TypeInfo, dialect: Dialect, chk: &m
                 empty(chk, info.check_name);
             }
             let items = region_from(cur, pos, at);
-            (if info.id == 1 { Value::List { count, items } } else { Value::Set { count, items } }, count)
+            (
+                if info.id == 1 {
+                    Value::List { count, items }
+                } else {
+                    Value::Set { count, items }
+                },
+                count,
+            )
         }
         3 | 5 => {
             let count = cur.count(2)?;
@@ -382,7 +497,14 @@ pub fn read<'a>(cur: &mut Cursor<'a>, info: &TypeInfo, dialect: Dialect, chk: &m
             if count == 0 {
                 empty(chk, info.check_name);
             }
-            (Value::Zset { count, items: region_from(cur, pos, at), binary_scores: binary }, count)
+            (
+                Value::Zset {
+                    count,
+                    items: region_from(cur, pos, at),
+                    binary_scores: binary,
+                },
+                count,
+            )
         }
         4 => {
             let count = cur.count(2)?;
@@ -391,19 +513,39 @@ pub fn read<'a>(cur: &mut Cursor<'a>, info: &TypeInfo, dialect: Dialect, chk: &m
             if count == 0 {
                 empty(chk, info.check_name);
             }
-            (Value::Hash { count, items: region_from(cur, pos, at) }, count)
+            (
+                Value::Hash {
+                    count,
+                    items: region_from(cur, pos, at),
+                },
+                count,
+            )
         }
         7 => {
             let module_id = cur.length()?;
             let (pos, at) = (cur.pos(), cur.offset());
             module::skip_opcodes(cur).map_err(|e| {
                 let (name, _) = module::type_name(module_id);
-                e.reading(if name.is_empty() { "a module value" } else { "a module value's opcode stream" })
+                e.reading(if name.is_empty() {
+                    "a module value"
+                } else {
+                    "a module value's opcode stream"
+                })
             })?;
-            (Value::Module { module_id, body: region_from(cur, pos, at) }, 1)
+            (
+                Value::Module {
+                    module_id,
+                    body: region_from(cur, pos, at),
+                },
+                1,
+            )
         }
         9..=13 | 16 | 17 | 20 | 23 | 25 => {
-            let min_expire = if info.id == 25 { Some(cur.i64le()? as u64) } else { None };
+            let min_expire = if info.id == 25 {
+                Some(cur.i64le()? as u64)
+            } else {
+                None
+            };
             let blob = read_blob(cur)?;
             let (c, what) = match info.id {
                 9 => (Container::Zipmap, "zipmap"),
@@ -416,11 +558,22 @@ pub fn read<'a>(cur: &mut Cursor<'a>, info: &TypeInfo, dialect: Dialect, chk: &m
                 20 => (Container::SetListpack, "set listpack"),
                 _ => (Container::HashListpackTtl, "hash listpack-ex"),
             };
-            let n = if chk.deep { check_encoded(&blob, c, what, chk)? } else { 0 };
+            let n = if chk.deep {
+                check_encoded(&blob, c, what, chk)?
+            } else {
+                0
+            };
             if chk.deep && n == 0 {
                 empty(chk, info.check_name);
             }
-            (Value::Encoded { type_id: info.id, blob, min_expire }, n)
+            (
+                Value::Encoded {
+                    type_id: info.id,
+                    blob,
+                    min_expire,
+                },
+                n,
+            )
         }
         14 | 18 => {
             let v2 = info.id == 18;
@@ -431,7 +584,12 @@ pub fn read<'a>(cur: &mut Cursor<'a>, info: &TypeInfo, dialect: Dialect, chk: &m
                 let container_at = cur.offset();
                 let container = if v2 { cur.length()? } else { 2 };
                 if container != 1 && container != 2 {
-                    return Err(Error::corrupt(container_at, format!("quicklist node container {container} (expected 1 plain or 2 packed)")));
+                    return Err(Error::corrupt(
+                        container_at,
+                        format!(
+                            "quicklist node container {container} (expected 1 plain or 2 packed)"
+                        ),
+                    ));
                 }
                 let blob = read_blob(cur)?;
                 if blob.s.is_empty() {
@@ -443,14 +601,34 @@ pub fn read<'a>(cur: &mut Cursor<'a>, info: &TypeInfo, dialect: Dialect, chk: &m
                     }
                     total += 1;
                 } else if chk.deep {
-                    let c = if v2 { Container::QuicklistListpack } else { Container::QuicklistZiplist };
-                    total += check_encoded(&blob, c, if v2 { "quicklist listpack" } else { "quicklist ziplist" }, chk)?;
+                    let c = if v2 {
+                        Container::QuicklistListpack
+                    } else {
+                        Container::QuicklistZiplist
+                    };
+                    total += check_encoded(
+                        &blob,
+                        c,
+                        if v2 {
+                            "quicklist listpack"
+                        } else {
+                            "quicklist ziplist"
+                        },
+                        chk,
+                    )?;
                 }
             }
             if chk.deep && total == 0 {
                 empty(chk, info.check_name);
             }
-            (Value::Quicklist { nodes, items: region_from(cur, pos, at), v2 }, total)
+            (
+                Value::Quicklist {
+                    nodes,
+                    items: region_from(cur, pos, at),
+                    v2,
+                },
+                total,
+            )
         }
         15 | 19 | 21 | 26 => {
             let version = match info.id {
@@ -462,7 +640,13 @@ pub fn read<'a>(cur: &mut Cursor<'a>, info: &TypeInfo, dialect: Dialect, chk: &m
             let (pos, at) = (cur.pos(), cur.offset());
             let summary = stream::read(cur, version, chk)?;
             let n = summary.length;
-            (Value::Stream { version, body: region_from(cur, pos, at) }, n)
+            (
+                Value::Stream {
+                    version,
+                    body: region_from(cur, pos, at),
+                },
+                n,
+            )
         }
         22 | 24 => {
             let layout = match (dialect, info.id) {
@@ -475,23 +659,49 @@ pub fn read<'a>(cur: &mut Cursor<'a>, info: &TypeInfo, dialect: Dialect, chk: &m
                 let m = cur.i64le()? as u64;
                 if m > MAX_FIELD_EXPIRE_MS + 1 {
                     let _ = at;
-                    chk.warn(format!("hash min-expire {m} is out of range (the server logs and ignores it)"));
+                    chk.warn(format!(
+                        "hash min-expire {m} is out of range (the server logs and ignores it)"
+                    ));
                 }
                 Some(m)
             } else {
                 None
             };
-            let count = cur.count(if layout == HashTtlLayout::Valkey { 10 } else { 3 })?;
+            let count = cur.count(if layout == HashTtlLayout::Valkey {
+                10
+            } else {
+                3
+            })?;
             let (pos, at) = (cur.pos(), cur.offset());
             read_hash_ttl(cur, count, layout, min_expire, chk)?;
             if count == 0 {
                 empty(chk, info.check_name);
             }
-            (Value::HashWithTtl { count, items: region_from(cur, pos, at), layout, min_expire }, count)
+            (
+                Value::HashWithTtl {
+                    count,
+                    items: region_from(cur, pos, at),
+                    layout,
+                    min_expire,
+                },
+                count,
+            )
         }
-        id => return Err(Error::unsupported(start, format!("value type {id} has no reader"))),
+        id => {
+            return Err(Error::unsupported(
+                start,
+                format!("value type {id} has no reader"),
+            ))
+        }
     };
-    Ok((value, ValueInfo { elements, stored_bytes: cur.offset() - start, offset: start }))
+    Ok((
+        value,
+        ValueInfo {
+            elements,
+            stored_bytes: cur.offset() - start,
+            offset: start,
+        },
+    ))
 }
 
 #[cfg(test)]

@@ -13,9 +13,9 @@ pub use report::{Checksum, DbCounts, ErrorReport, Report, Status};
 
 use crate::error::{display_key, Error, ErrorKind};
 use crate::rdb::record::{check_value, Record};
-use std::sync::atomic::{AtomicBool, Ordering};
 use crate::rdb::stream_reader::StreamError;
 use crate::rdb::{Checker, Header, RdbReader, RdbStream, Trailer};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Keep at most this many warning texts per file (the count is always exact).
 const MAX_WARNINGS: usize = 50;
@@ -47,11 +47,19 @@ struct Tally {
 
 impl Tally {
     fn new(path: &str) -> Self {
-        Tally { report: Report::new(path), ctime_ms: None, dbs: BTreeMap::new() }
+        Tally {
+            report: Report::new(path),
+            ctime_ms: None,
+            dbs: BTreeMap::new(),
+        }
     }
 
     fn finish(mut self) -> Report {
-        self.report.dbs = self.dbs.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        self.report.dbs = self
+            .dbs
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
         self.report
     }
 
@@ -107,7 +115,11 @@ impl Tally {
                     }
                 }
                 for w in warnings {
-                    let msg = format!("key \"{}\" (db {}): {w}", display_key(&k.key.to_vec().unwrap_or_default()), k.db.unwrap_or(0));
+                    let msg = format!(
+                        "key \"{}\" (db {}): {w}",
+                        display_key(&k.key.to_vec().unwrap_or_default()),
+                        k.db.unwrap_or(0)
+                    );
                     self.warn(msg);
                 }
             }
@@ -142,7 +154,10 @@ impl Tally {
         r.trailing_bytes = t.trailing_bytes;
         if t.trailing_bytes > 0 {
             let n = t.trailing_bytes;
-            self.warn(format!("{n} trailing byte{} after the end of the RDB (ignored by the server)", if n == 1 { "" } else { "s" }));
+            self.warn(format!(
+                "{n} trailing byte{} after the end of the RDB (ignored by the server)",
+                if n == 1 { "" } else { "s" }
+            ));
         }
         let r = &mut self.report;
         if let Some(stored) = t.stored_checksum {
@@ -195,7 +210,9 @@ pub fn verify_bytes_with_progress(path: &str, data: &[u8], progress: Progress<'_
                 for (rec, warnings) in &batch {
                     if let Record::Key(k) = rec {
                         chk.warnings.clear();
-                        if let Err(e) = check_value(k, data, header.dialect, t.report.keys, &mut chk) {
+                        if let Err(e) =
+                            check_value(k, data, header.dialect, t.report.keys, &mut chk)
+                        {
                             t.report.parsed_bytes = k.offset;
                             t.error(&e);
                             failed = true;
@@ -216,7 +233,11 @@ pub fn verify_bytes_with_progress(path: &str, data: &[u8], progress: Progress<'_
             match reader.next_record() {
                 Ok(Some(rec)) => {
                     let eof = matches!(rec, Record::Eof);
-                    let warnings = if matches!(rec, Record::Key(_)) { Vec::new() } else { reader.warnings().to_vec() };
+                    let warnings = if matches!(rec, Record::Key(_)) {
+                        Vec::new()
+                    } else {
+                        reader.warnings().to_vec()
+                    };
                     batch.push((rec, warnings));
                     if eof {
                         break Ok(());
@@ -237,7 +258,9 @@ pub fn verify_bytes_with_progress(path: &str, data: &[u8], progress: Progress<'_
             let _ = tx.send(batch);
         }
         drop(tx);
-        let (t, failed) = checker.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        let (t, failed) = checker
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
         (scan, t, failed)
     });
     if failed {
@@ -322,7 +345,10 @@ pub fn verify_path_with_progress(path: &Path, opts: &Options, progress: Progress
 
 /// Per-db counts keyed by db number, in numeric order.
 pub fn sorted_dbs(dbs: &BTreeMap<String, DbCounts>) -> Vec<(u64, DbCounts)> {
-    let mut v: Vec<(u64, DbCounts)> = dbs.iter().map(|(k, c)| (k.parse().unwrap_or(0), *c)).collect();
+    let mut v: Vec<(u64, DbCounts)> = dbs
+        .iter()
+        .map(|(k, c)| (k.parse().unwrap_or(0), *c))
+        .collect();
     v.sort_by_key(|(k, _)| *k);
     v
 }

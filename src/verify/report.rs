@@ -168,7 +168,11 @@ impl Report {
             s += &format!(", created {}", format_unix(t));
         }
         if self.error.is_none() || self.keys > 0 {
-            s += &format!(", {} key{}", self.keys, if self.keys == 1 { "" } else { "s" });
+            s += &format!(
+                ", {} key{}",
+                self.keys,
+                if self.keys == 1 { "" } else { "s" }
+            );
             if self.expires > 0 {
                 s += &format!(" ({} with TTL", self.expires);
                 if self.already_expired > 0 {
@@ -178,22 +182,36 @@ impl Report {
             }
             let dbs = super::sorted_dbs(&self.dbs);
             if dbs.len() > 1 || dbs.first().is_some_and(|(d, _)| *d != 0) {
-                let parts: Vec<String> = dbs.iter().map(|(d, c)| format!("db{d}={}/{}", c.keys, c.expires)).collect();
+                let parts: Vec<String> = dbs
+                    .iter()
+                    .map(|(d, c)| format!("db{d}={}/{}", c.keys, c.expires))
+                    .collect();
                 s += &format!(" [{}]", parts.join(" "));
             }
         }
         match &self.checksum {
             Some(c) if c.disabled => s += ", checksum disabled (stored 0, not verified)",
             Some(c) if c.ok => s += &format!(", checksum ok ({})", c.computed),
-            Some(c) => s += &format!(", CHECKSUM MISMATCH (stored {}, computed {})", c.stored, c.computed),
-            None if self.error.is_none() && self.rdb_version.is_some_and(|v| v < 5) => s += ", no checksum (RDB < 5)",
+            Some(c) => {
+                s += &format!(
+                    ", CHECKSUM MISMATCH (stored {}, computed {})",
+                    c.stored, c.computed
+                )
+            }
+            None if self.error.is_none() && self.rdb_version.is_some_and(|v| v < 5) => {
+                s += ", no checksum (RDB < 5)"
+            }
             None => {}
         }
         if self.trailing_bytes > 0 {
             s += &format!(", {} trailing bytes", self.trailing_bytes);
         }
         if self.warnings_total > 0 {
-            s += &format!(", {} warning{}", self.warnings_total, if self.warnings_total == 1 { "" } else { "s" });
+            s += &format!(
+                ", {} warning{}",
+                self.warnings_total,
+                if self.warnings_total == 1 { "" } else { "s" }
+            );
         }
         s
     }
@@ -204,7 +222,11 @@ impl Report {
         let e = self.error.as_ref()?;
         let mut s = format!("rdbkit: {}: {}", self.path, e.text);
         if self.status != Status::Unreadable {
-            s += &format!(" ({} key{} complete before it)", e.keys_before, if e.keys_before == 1 { " was" } else { "s were" });
+            s += &format!(
+                " ({} key{} complete before it)",
+                e.keys_before,
+                if e.keys_before == 1 { " was" } else { "s were" }
+            );
         }
         Some(s)
     }
@@ -224,7 +246,12 @@ pub fn format_unix(t: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", secs / 3600, secs % 3600 / 60, secs % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
 }
 
 #[cfg(test)]

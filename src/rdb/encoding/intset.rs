@@ -17,7 +17,10 @@ pub struct Intset<'a> {
 impl<'a> Intset<'a> {
     pub fn parse(blob: &'a [u8]) -> BlobResult<Self> {
         let (Some(width), Some(len)) = (le_u32(blob, 0), le_u32(blob, 4)) else {
-            return Err(BlobError::new(0, format!("intset of {} bytes is shorter than its header", blob.len())));
+            return Err(BlobError::new(
+                0,
+                format!("intset of {} bytes is shorter than its header", blob.len()),
+            ));
         };
         let width = width as usize;
         if !matches!(width, 2 | 4 | 8) {
@@ -25,12 +28,21 @@ impl<'a> Intset<'a> {
         }
         let expect = 8 + len as u64 * width as u64;
         if expect != blob.len() as u64 {
-            return Err(BlobError::new(4, format!("intset of {len} x {width} bytes needs {expect} bytes, blob has {}", blob.len())));
+            return Err(BlobError::new(
+                4,
+                format!(
+                    "intset of {len} x {width} bytes needs {expect} bytes, blob has {}",
+                    blob.len()
+                ),
+            ));
         }
         if len == 0 {
             return Err(BlobError::new(4, "empty intset"));
         }
-        Ok(Intset { width, body: &blob[8..] })
+        Ok(Intset {
+            width,
+            body: &blob[8..],
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -59,7 +71,10 @@ impl<'a> Intset<'a> {
         for (i, v) in self.iter().enumerate() {
             if let Some(p) = prev {
                 if v <= p {
-                    return Err(BlobError::new(8 + i * self.width, format!("intset not strictly ascending ({p} then {v})")));
+                    return Err(BlobError::new(
+                        8 + i * self.width,
+                        format!("intset not strictly ascending ({p} then {v})"),
+                    ));
                 }
             }
             prev = Some(v);
@@ -98,7 +113,13 @@ mod tests {
         let mut b = blob(2, &[1, 2]);
         b.push(0);
         assert!(Intset::parse(&b).is_err());
-        assert!(Intset::parse(&blob(4, &[5, 5])).unwrap().validate().is_err());
-        assert!(Intset::parse(&blob(4, &[6, 5])).unwrap().validate().is_err());
+        assert!(Intset::parse(&blob(4, &[5, 5]))
+            .unwrap()
+            .validate()
+            .is_err());
+        assert!(Intset::parse(&blob(4, &[6, 5]))
+            .unwrap()
+            .validate()
+            .is_err());
     }
 }

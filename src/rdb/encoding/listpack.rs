@@ -22,16 +22,34 @@ pub struct Listpack<'a> {
 impl<'a> Listpack<'a> {
     pub fn parse(blob: &'a [u8]) -> BlobResult<Self> {
         if blob.len() < HEADER + 1 {
-            return Err(BlobError::new(0, format!("listpack of {} bytes is shorter than its header", blob.len())));
+            return Err(BlobError::new(
+                0,
+                format!(
+                    "listpack of {} bytes is shorter than its header",
+                    blob.len()
+                ),
+            ));
         }
         let total = le_u32(blob, 0).unwrap_or(0) as usize;
         if total != blob.len() {
-            return Err(BlobError::new(0, format!("listpack header says {total} bytes, blob has {}", blob.len())));
+            return Err(BlobError::new(
+                0,
+                format!(
+                    "listpack header says {total} bytes, blob has {}",
+                    blob.len()
+                ),
+            ));
         }
         if blob[blob.len() - 1] != 0xff {
-            return Err(BlobError::new(blob.len() - 1, "listpack does not end with 0xFF"));
+            return Err(BlobError::new(
+                blob.len() - 1,
+                "listpack does not end with 0xFF",
+            ));
         }
-        Ok(Listpack { blob, declared: le_u16(blob, 4).unwrap_or(0) })
+        Ok(Listpack {
+            blob,
+            declared: le_u16(blob, 4).unwrap_or(0),
+        })
     }
 
     /// The count from the header, `None` when it says "unknown, count them".
@@ -40,7 +58,13 @@ impl<'a> Listpack<'a> {
     }
 
     pub fn iter(&self) -> ListpackIter<'a> {
-        ListpackIter { blob: self.blob, declared: self.declared_len(), pos: HEADER, count: 0, done: false }
+        ListpackIter {
+            blob: self.blob,
+            declared: self.declared_len(),
+            pos: HEADER,
+            count: 0,
+            done: false,
+        }
     }
 
     /// Walks every entry; returns the element count.
@@ -97,21 +121,30 @@ impl<'a> ListpackIter<'a> {
     fn entry(&mut self) -> BlobResult<Option<Elem<'a>>> {
         let b = self.blob;
         let start = self.pos;
-        let first = *b.get(start).ok_or_else(|| BlobError::new(start, "listpack entry past the end"))?;
+        let first = *b
+            .get(start)
+            .ok_or_else(|| BlobError::new(start, "listpack entry past the end"))?;
         if first == 0xff {
             if start != b.len() - 1 {
-                return Err(BlobError::new(start, "listpack terminator before the end of the blob"));
+                return Err(BlobError::new(
+                    start,
+                    "listpack terminator before the end of the blob",
+                ));
             }
             if let Some(n) = self.declared {
                 if n != self.count {
-                    return Err(BlobError::new(4, format!("listpack header counts {n} entries, found {}", self.count)));
+                    return Err(BlobError::new(
+                        4,
+                        format!("listpack header counts {n} entries, found {}", self.count),
+                    ));
                 }
             }
             return Ok(None);
         }
         // (header bytes, data bytes)
         let data = |hdr: usize, n: usize| -> BlobResult<&'a [u8]> {
-            b.get(start + hdr..start + hdr + n).ok_or_else(|| BlobError::new(start, "listpack entry data past the end"))
+            b.get(start + hdr..start + hdr + n)
+                .ok_or_else(|| BlobError::new(start, "listpack entry data past the end"))
         };
         let (elem, size) = if first & 0x80 == 0 {
             (Elem::Int((first & 0x7f) as i64), 1)
@@ -129,7 +162,9 @@ impl<'a> ListpackIter<'a> {
         } else {
             match first {
                 0xf0 => {
-                    let n = le_u32(b, start + 1).ok_or_else(|| BlobError::new(start, "listpack string length cut short"))? as usize;
+                    let n = le_u32(b, start + 1)
+                        .ok_or_else(|| BlobError::new(start, "listpack string length cut short"))?
+                        as usize;
                     (Elem::Str(data(5, n)?), 5 + n)
                 }
                 0xf1 => {
@@ -138,27 +173,47 @@ impl<'a> ListpackIter<'a> {
                 }
                 0xf2 => {
                     let d = data(1, 3)?;
-                    (Elem::Int((i32::from_le_bytes([0, d[0], d[1], d[2]]) >> 8) as i64), 4)
+                    (
+                        Elem::Int((i32::from_le_bytes([0, d[0], d[1], d[2]]) >> 8) as i64),
+                        4,
+                    )
                 }
                 0xf3 => {
                     let d = data(1, 4)?;
-                    (Elem::Int(i32::from_le_bytes([d[0], d[1], d[2], d[3]]) as i64), 5)
+                    (
+                        Elem::Int(i32::from_le_bytes([d[0], d[1], d[2], d[3]]) as i64),
+                        5,
+                    )
                 }
                 0xf4 => {
                     let d = data(1, 8)?;
-                    (Elem::Int(i64::from_le_bytes(d.try_into().unwrap_or([0; 8]))), 9)
+                    (
+                        Elem::Int(i64::from_le_bytes(d.try_into().unwrap_or([0; 8]))),
+                        9,
+                    )
                 }
-                _ => return Err(BlobError::new(start, format!("listpack entry encoding 0x{first:02x}"))),
+                _ => {
+                    return Err(BlobError::new(
+                        start,
+                        format!("listpack entry encoding 0x{first:02x}"),
+                    ))
+                }
             }
         };
         let bl = backlen_size(size);
         let end = start + size + bl;
         // The entry and its backlen must leave room for the terminator.
         if end >= b.len() {
-            return Err(BlobError::new(start, "listpack entry runs into the terminator"));
+            return Err(BlobError::new(
+                start,
+                "listpack entry runs into the terminator",
+            ));
         }
         if decode_backlen(b, end, bl) != Some(size) {
-            return Err(BlobError::new(start + size, format!("listpack backlen does not match the {size}-byte entry")));
+            return Err(BlobError::new(
+                start + size,
+                format!("listpack backlen does not match the {size}-byte entry"),
+            ));
         }
         self.pos = end;
         self.count += 1;
@@ -241,10 +296,21 @@ mod tests {
     #[test]
     fn format_example_hash() {
         // FORMAT.md §12.2: {a: "1", b: "xyz"}
-        let b = [0x14, 0, 0, 0, 4, 0, 0x81, 0x61, 2, 1, 1, 0x81, 0x62, 2, 0x83, 0x78, 0x79, 0x7a, 4, 0xff];
+        let b = [
+            0x14, 0, 0, 0, 4, 0, 0x81, 0x61, 2, 1, 1, 0x81, 0x62, 2, 0x83, 0x78, 0x79, 0x7a, 4,
+            0xff,
+        ];
         let lp = Listpack::parse(&b).unwrap();
         let v: Vec<_> = lp.iter().collect::<Result<_, _>>().unwrap();
-        assert_eq!(v, vec![Elem::Str(b"a"), Elem::Int(1), Elem::Str(b"b"), Elem::Str(b"xyz")]);
+        assert_eq!(
+            v,
+            vec![
+                Elem::Str(b"a"),
+                Elem::Int(1),
+                Elem::Str(b"b"),
+                Elem::Str(b"xyz")
+            ]
+        );
     }
 
     #[test]
@@ -273,15 +339,30 @@ mod tests {
     fn detects_bad_backlen_and_count() {
         let mut b = encode(&[Elem::Str(b"abc"), Elem::Int(7)]);
         b[10] = 9; // backlen of "abc"
-        assert!(Listpack::parse(&b).unwrap().validate().unwrap_err().reason.contains("backlen"));
+        assert!(Listpack::parse(&b)
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .reason
+            .contains("backlen"));
         let mut b = encode(&[Elem::Str(b"abc")]);
         b[4] = 2;
-        assert!(Listpack::parse(&b).unwrap().validate().unwrap_err().reason.contains("counts"));
+        assert!(Listpack::parse(&b)
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .reason
+            .contains("counts"));
     }
 
     #[test]
     fn every_prefix_and_flip_is_safe() {
-        let b = encode(&[Elem::Str(b"hello"), Elem::Int(-300), Elem::Int(70000), Elem::Str(&[7u8; 100])]);
+        let b = encode(&[
+            Elem::Str(b"hello"),
+            Elem::Int(-300),
+            Elem::Int(70000),
+            Elem::Str(&[7u8; 100]),
+        ]);
         for i in 0..b.len() {
             if let Ok(l) = Listpack::parse(&b[..i]) {
                 assert!(l.validate().is_err());

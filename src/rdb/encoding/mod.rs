@@ -57,7 +57,10 @@ pub struct BlobError {
 
 impl BlobError {
     pub fn new(at: usize, reason: impl Into<String>) -> Self {
-        BlobError { at, reason: reason.into() }
+        BlobError {
+            at,
+            reason: reason.into(),
+        }
     }
 }
 

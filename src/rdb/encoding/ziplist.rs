@@ -22,20 +22,36 @@ pub struct Ziplist<'a> {
 impl<'a> Ziplist<'a> {
     pub fn parse(blob: &'a [u8]) -> BlobResult<Self> {
         if blob.len() < HEADER + 1 {
-            return Err(BlobError::new(0, format!("ziplist of {} bytes is shorter than its header", blob.len())));
+            return Err(BlobError::new(
+                0,
+                format!("ziplist of {} bytes is shorter than its header", blob.len()),
+            ));
         }
         let zlbytes = le_u32(blob, 0).unwrap_or(0) as usize;
         if zlbytes != blob.len() {
-            return Err(BlobError::new(0, format!("ziplist header says {zlbytes} bytes, blob has {}", blob.len())));
+            return Err(BlobError::new(
+                0,
+                format!(
+                    "ziplist header says {zlbytes} bytes, blob has {}",
+                    blob.len()
+                ),
+            ));
         }
         if blob[blob.len() - 1] != 0xff {
-            return Err(BlobError::new(blob.len() - 1, "ziplist does not end with 0xFF"));
+            return Err(BlobError::new(
+                blob.len() - 1,
+                "ziplist does not end with 0xFF",
+            ));
         }
         let tail = le_u32(blob, 4).unwrap_or(0) as usize;
         if tail > blob.len() - 1 {
             return Err(BlobError::new(4, "ziplist tail offset points past the end"));
         }
-        Ok(Ziplist { blob, declared: le_u16(blob, 8).unwrap_or(0), tail })
+        Ok(Ziplist {
+            blob,
+            declared: le_u16(blob, 8).unwrap_or(0),
+            tail,
+        })
     }
 
     /// The count from the header, `None` when it says "too many, count them".
@@ -44,7 +60,14 @@ impl<'a> Ziplist<'a> {
     }
 
     pub fn iter(&self) -> ZiplistIter<'a> {
-        ZiplistIter { zl: *self, pos: HEADER, prev_size: 0, last_start: None, count: 0, done: false }
+        ZiplistIter {
+            zl: *self,
+            pos: HEADER,
+            prev_size: 0,
+            last_start: None,
+            count: 0,
+            done: false,
+        }
     }
 
     /// Walks every entry; returns the element count.
@@ -70,19 +93,33 @@ impl<'a> ZiplistIter<'a> {
     fn entry(&mut self) -> BlobResult<Option<Elem<'a>>> {
         let b = self.zl.blob;
         let start = self.pos;
-        let first = *b.get(start).ok_or_else(|| BlobError::new(start, "ziplist entry past the end"))?;
+        let first = *b
+            .get(start)
+            .ok_or_else(|| BlobError::new(start, "ziplist entry past the end"))?;
         if first == 0xff {
             // End marker: it must be the last byte, and the header must agree.
             if start != b.len() - 1 {
-                return Err(BlobError::new(start, "ziplist end marker before the end of the blob"));
+                return Err(BlobError::new(
+                    start,
+                    "ziplist end marker before the end of the blob",
+                ));
             }
             let expect_tail = self.last_start.unwrap_or(HEADER);
             if self.zl.tail != expect_tail {
-                return Err(BlobError::new(4, format!("ziplist tail offset {} but last entry at {expect_tail}", self.zl.tail)));
+                return Err(BlobError::new(
+                    4,
+                    format!(
+                        "ziplist tail offset {} but last entry at {expect_tail}",
+                        self.zl.tail
+                    ),
+                ));
             }
             if let Some(n) = self.zl.declared_len() {
                 if n != self.count {
-                    return Err(BlobError::new(8, format!("ziplist header counts {n} entries, found {}", self.count)));
+                    return Err(BlobError::new(
+                        8,
+                        format!("ziplist header counts {n} entries, found {}", self.count),
+                    ));
                 }
             }
             return Ok(None);
@@ -90,16 +127,27 @@ impl<'a> ZiplistIter<'a> {
         let (prevlen, mut p) = if first < 0xfe {
             (first as usize, start + 1)
         } else {
-            let v = le_u32(b, start + 1).ok_or_else(|| BlobError::new(start, "ziplist prevlen cut short"))?;
+            let v = le_u32(b, start + 1)
+                .ok_or_else(|| BlobError::new(start, "ziplist prevlen cut short"))?;
             (v as usize, start + 5)
         };
         if prevlen != self.prev_size {
-            return Err(BlobError::new(start, format!("ziplist prevlen {prevlen} but previous entry is {} bytes", self.prev_size)));
+            return Err(BlobError::new(
+                start,
+                format!(
+                    "ziplist prevlen {prevlen} but previous entry is {} bytes",
+                    self.prev_size
+                ),
+            ));
         }
-        let enc = *b.get(p).ok_or_else(|| BlobError::new(p, "ziplist entry encoding cut short"))?;
+        let enc = *b
+            .get(p)
+            .ok_or_else(|| BlobError::new(p, "ziplist entry encoding cut short"))?;
         let need = |p: usize, n: usize| -> BlobResult<&'a [u8]> {
             // The data may not run into the end byte.
-            b.get(p..p + n).filter(|_| p + n < b.len()).ok_or_else(|| BlobError::new(p, "ziplist entry data past the end"))
+            b.get(p..p + n)
+                .filter(|_| p + n < b.len())
+                .ok_or_else(|| BlobError::new(p, "ziplist entry data past the end"))
         };
         let elem = match enc >> 6 {
             0 => {
@@ -110,7 +158,10 @@ impl<'a> ZiplistIter<'a> {
                 Elem::Str(s)
             }
             1 => {
-                let lo = *b.get(p + 1).ok_or_else(|| BlobError::new(p, "ziplist length cut short"))? as usize;
+                let lo = *b
+                    .get(p + 1)
+                    .ok_or_else(|| BlobError::new(p, "ziplist length cut short"))?
+                    as usize;
                 let n = (((enc & 0x3f) as usize) << 8) | lo;
                 p += 2;
                 let s = need(p, n)?;
@@ -119,7 +170,10 @@ impl<'a> ZiplistIter<'a> {
             }
             2 => {
                 if enc != 0x80 {
-                    return Err(BlobError::new(p, format!("ziplist string encoding 0x{enc:02x}")));
+                    return Err(BlobError::new(
+                        p,
+                        format!("ziplist string encoding 0x{enc:02x}"),
+                    ));
                 }
                 let l = need(p + 1, 4)?;
                 let n = u32::from_be_bytes([l[0], l[1], l[2], l[3]]) as usize;
@@ -131,13 +185,31 @@ impl<'a> ZiplistIter<'a> {
             _ => {
                 p += 1;
                 let (v, n) = match enc {
-                    0xc0 => (need(p, 2).map(|d| i16::from_le_bytes([d[0], d[1]]) as i64)?, 2),
-                    0xd0 => (need(p, 4).map(|d| i32::from_le_bytes([d[0], d[1], d[2], d[3]]) as i64)?, 4),
-                    0xe0 => (need(p, 8).map(|d| i64::from_le_bytes(d.try_into().unwrap_or([0; 8])))?, 8),
-                    0xf0 => (need(p, 3).map(|d| (i32::from_le_bytes([0, d[0], d[1], d[2]]) >> 8) as i64)?, 3),
+                    0xc0 => (
+                        need(p, 2).map(|d| i16::from_le_bytes([d[0], d[1]]) as i64)?,
+                        2,
+                    ),
+                    0xd0 => (
+                        need(p, 4).map(|d| i32::from_le_bytes([d[0], d[1], d[2], d[3]]) as i64)?,
+                        4,
+                    ),
+                    0xe0 => (
+                        need(p, 8).map(|d| i64::from_le_bytes(d.try_into().unwrap_or([0; 8])))?,
+                        8,
+                    ),
+                    0xf0 => (
+                        need(p, 3)
+                            .map(|d| (i32::from_le_bytes([0, d[0], d[1], d[2]]) >> 8) as i64)?,
+                        3,
+                    ),
                     0xfe => (need(p, 1).map(|d| d[0] as i8 as i64)?, 1),
                     0xf1..=0xfd => (((enc & 0x0f) as i64) - 1, 0),
-                    _ => return Err(BlobError::new(p - 1, format!("ziplist integer encoding 0x{enc:02x}"))),
+                    _ => {
+                        return Err(BlobError::new(
+                            p - 1,
+                            format!("ziplist integer encoding 0x{enc:02x}"),
+                        ))
+                    }
                 };
                 if n > 0 && p + n >= b.len() {
                     return Err(BlobError::new(p, "ziplist integer past the end"));
@@ -205,13 +277,28 @@ mod tests {
     fn detects_bad_prevlen_tail_and_count() {
         let mut b = sample();
         b[13] = 4;
-        assert!(Ziplist::parse(&b).unwrap().validate().unwrap_err().reason.contains("prevlen"));
+        assert!(Ziplist::parse(&b)
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .reason
+            .contains("prevlen"));
         let mut b = sample();
         b[4] = 13;
-        assert!(Ziplist::parse(&b).unwrap().validate().unwrap_err().reason.contains("tail"));
+        assert!(Ziplist::parse(&b)
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .reason
+            .contains("tail"));
         let mut b = sample();
         b[8] = 4;
-        assert!(Ziplist::parse(&b).unwrap().validate().unwrap_err().reason.contains("counts"));
+        assert!(Ziplist::parse(&b)
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .reason
+            .contains("counts"));
     }
 
     #[test]

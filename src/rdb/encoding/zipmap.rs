@@ -20,13 +20,21 @@ impl<'a> Zipmap<'a> {
             return Err(BlobError::new(0, "zipmap shorter than 2 bytes"));
         }
         if blob[blob.len() - 1] != 0xff {
-            return Err(BlobError::new(blob.len() - 1, "zipmap does not end with 0xFF"));
+            return Err(BlobError::new(
+                blob.len() - 1,
+                "zipmap does not end with 0xFF",
+            ));
         }
         Ok(Zipmap { blob })
     }
 
     pub fn iter(&self) -> ZipmapIter<'a> {
-        ZipmapIter { blob: self.blob, pos: 1, count: 0, done: false }
+        ZipmapIter {
+            blob: self.blob,
+            pos: 1,
+            count: 0,
+            done: false,
+        }
     }
 
     /// Walks every pair; returns the number of pairs.
@@ -55,18 +63,25 @@ impl<'a> ZipmapIter<'a> {
                 Ok(b as usize)
             }
             Some(254) => {
-                let v = le_u32(self.blob, at + 1).ok_or_else(|| BlobError::new(at, "zipmap length cut short"))?;
+                let v = le_u32(self.blob, at + 1)
+                    .ok_or_else(|| BlobError::new(at, "zipmap length cut short"))?;
                 self.pos += 5;
                 Ok(v as usize)
             }
-            _ => Err(BlobError::new(at, "zipmap length byte invalid or past the end")),
+            _ => Err(BlobError::new(
+                at,
+                "zipmap length byte invalid or past the end",
+            )),
         }
     }
 
     fn take(&mut self, n: usize) -> BlobResult<&'a [u8]> {
         let at = self.pos;
         // Nothing may run into the end byte.
-        let s = self.blob.get(at..at + n).filter(|_| at + n < self.blob.len());
+        let s = self
+            .blob
+            .get(at..at + n)
+            .filter(|_| at + n < self.blob.len());
         let s = s.ok_or_else(|| BlobError::new(at, "zipmap entry past the end"))?;
         self.pos += n;
         Ok(s)
@@ -75,7 +90,10 @@ impl<'a> ZipmapIter<'a> {
     fn pair(&mut self) -> BlobResult<Option<(&'a [u8], &'a [u8])>> {
         if self.blob.get(self.pos) == Some(&0xff) {
             if self.pos != self.blob.len() - 1 {
-                return Err(BlobError::new(self.pos, "zipmap end byte before the end of the blob"));
+                return Err(BlobError::new(
+                    self.pos,
+                    "zipmap end byte before the end of the blob",
+                ));
             }
             if self.count == 0 {
                 return Err(BlobError::new(0, "empty zipmap"));
@@ -83,7 +101,10 @@ impl<'a> ZipmapIter<'a> {
             let zmlen = self.blob[0] as usize;
             // Only 254 means "count unknown"; 255 is never a valid header.
             if zmlen != 254 && zmlen != self.count {
-                return Err(BlobError::new(0, format!("zipmap header counts {zmlen} pairs, found {}", self.count)));
+                return Err(BlobError::new(
+                    0,
+                    format!("zipmap header counts {zmlen} pairs, found {}", self.count),
+                ));
             }
             return Ok(None);
         }
@@ -130,6 +151,11 @@ mod tests {
     fn rejects_empty_and_wrong_count() {
         assert!(Zipmap::parse(&[0, 0xff]).unwrap().validate().is_err());
         let b = [3u8, 1, b'a', 1, 0, b'x', 0xff];
-        assert!(Zipmap::parse(&b).unwrap().validate().unwrap_err().reason.contains("counts"));
+        assert!(Zipmap::parse(&b)
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .reason
+            .contains("counts"));
     }
 }
