@@ -15,8 +15,14 @@ fn ok_file_exits_0_with_one_line() {
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(text.lines().count(), 1, "{text}");
-    assert!(text.contains(": ok, RDB 11, redis 7.2.4, created "), "{text}");
-    assert!(text.contains("11 keys (2 with TTL) [db0=10/1 db2=1/1], checksum ok ("), "{text}");
+    assert!(
+        text.contains(": ok, RDB 11, redis 7.2.4, created "),
+        "{text}"
+    );
+    assert!(
+        text.contains("11 keys (2 with TTL) [db0=10/1 db2=1/1], checksum ok ("),
+        "{text}"
+    );
 }
 
 #[test]
@@ -24,7 +30,19 @@ fn json_has_the_documented_fields() {
     let out = rdbkit(&["verify", "--json", &sample()]);
     assert_eq!(out.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    for field in ["path", "format", "status", "rdb_version", "producer", "checksum", "keys", "expires", "dbs", "aux", "error"] {
+    for field in [
+        "path",
+        "format",
+        "status",
+        "rdb_version",
+        "producer",
+        "checksum",
+        "keys",
+        "expires",
+        "dbs",
+        "aux",
+        "error",
+    ] {
         assert!(v.get(field).is_some(), "missing {field}: {v}");
     }
     assert_eq!(v["format"], "rdb");
@@ -42,7 +60,11 @@ fn truncated_file_exits_1_with_an_actionable_message() {
     let data = std::fs::read(sample()).unwrap();
     // A cut inside a value, so the message names the key.
     let at = (300..data.len())
-        .find(|&c| rdbkit::verify::verify_bytes("", &data[..c]).error.is_some_and(|e| e.key.is_some()))
+        .find(|&c| {
+            rdbkit::verify::verify_bytes("", &data[..c])
+                .error
+                .is_some_and(|e| e.key.is_some())
+        })
         .unwrap();
     let cut = dir.path().join("cut.rdb");
     std::fs::write(&cut, &data[..at]).unwrap();
@@ -51,8 +73,14 @@ fn truncated_file_exits_1_with_an_actionable_message() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("cut.rdb: truncated"), "{text}");
     let text = String::from_utf8(out.stderr).unwrap();
-    assert!(text.starts_with("rdbkit: ") && text.contains("cut.rdb: truncated at byte"), "{text}");
-    assert!(text.contains(&format!("truncated at byte {at} while reading ")), "{text}");
+    assert!(
+        text.starts_with("rdbkit: ") && text.contains("cut.rdb: truncated at byte"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("truncated at byte {at} while reading ")),
+        "{text}"
+    );
     assert!(text.contains(" key \""), "{text}");
     assert!(text.contains("expected "), "{text}");
     let out = rdbkit(&["verify", "--json", cut.to_str().unwrap()]);
@@ -75,8 +103,11 @@ fn one_json_line_per_file_and_worst_status_wins() {
     std::fs::write(&bad, &data).unwrap();
     let out = rdbkit(&["verify", "--json", &sample(), bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    let lines: Vec<serde_json::Value> =
-        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["status"], "ok");
     assert_eq!(lines[1]["status"], "checksum_mismatch");

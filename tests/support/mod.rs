@@ -33,9 +33,14 @@ macro_rules! require {
 
 /// Runs the real `rdbkit` binary.
 pub fn rdbkit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rdbkit")).args(args).output().expect("run rdbkit")
+    Command::new(env!("CARGO_BIN_EXE_rdbkit"))
+        .args(args)
+        .output()
+        .expect("run rdbkit")
 }
 
 pub fn testdata(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(name)
 }

@@ -60,8 +60,15 @@ pub fn installed() -> Vec<String> {
 
 /// `"7.2.4"` → `(7, 2, 4)`; missing or odd parts are 0.
 pub fn parse_version(v: &str) -> (u32, u32, u32) {
-    let mut it = v.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).map(|s| s.parse().unwrap_or(0));
-    (it.next().unwrap_or(0), it.next().unwrap_or(0), it.next().unwrap_or(0))
+    let mut it = v
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().unwrap_or(0));
+    (
+        it.next().unwrap_or(0),
+        it.next().unwrap_or(0),
+        it.next().unwrap_or(0),
+    )
 }
 
 /// A RESP2 reply.
@@ -108,9 +115,10 @@ impl Reply {
     pub fn int(&self) -> i64 {
         match self {
             Reply::Int(i) => *i,
-            Reply::Bulk(b) => {
-                std::str::from_utf8(b).ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("not an integer: {self:?}"))
-            }
+            Reply::Bulk(b) => std::str::from_utf8(b)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or_else(|| panic!("not an integer: {self:?}")),
             other => panic!("expected an integer, got {other:?}"),
         }
     }
@@ -129,7 +137,9 @@ impl Reply {
     /// A flat `[k1, v1, k2, v2, ...]` array (XINFO in RESP2) looked up by key.
     pub fn field(&self, name: &str) -> Option<&Reply> {
         let a = self.array();
-        a.chunks(2).find(|kv| kv.len() == 2 && matches!(&kv[0], Reply::Bulk(k) if k == name.as_bytes())).map(|kv| &kv[1])
+        a.chunks(2)
+            .find(|kv| kv.len() == 2 && matches!(&kv[0], Reply::Bulk(k) if k == name.as_bytes()))
+            .map(|kv| &kv[1])
     }
 }
 
@@ -162,7 +172,10 @@ impl Client {
         s.set_nodelay(true)?;
         s.set_read_timeout(Some(Duration::from_secs(60)))?;
         let w = s.try_clone()?;
-        Ok(Client { r: BufReader::with_capacity(1 << 16, s), w })
+        Ok(Client {
+            r: BufReader::with_capacity(1 << 16, s),
+            w,
+        })
     }
 
     fn encode(out: &mut Vec<u8>, args: &[&[u8]]) {
@@ -197,7 +210,10 @@ impl Client {
         let mut l = Vec::new();
         self.r.read_until(b'\n', &mut l)?;
         if !l.ends_with(b"\r\n") {
-            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, format!("bad RESP line {:?}", escape(&l))));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("bad RESP line {:?}", escape(&l)),
+            ));
         }
         l.truncate(l.len() - 2);
         Ok(l)
@@ -207,12 +223,19 @@ impl Client {
         std::str::from_utf8(l)
             .ok()
             .and_then(|s| s.parse().ok())
-            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("bad RESP number {:?}", escape(l))))
+            .ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("bad RESP number {:?}", escape(l)),
+                )
+            })
     }
 
     pub fn read_reply(&mut self) -> std::io::Result<Reply> {
         let l = self.line()?;
-        let (&t, rest) = l.split_first().ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "empty RESP line"))?;
+        let (&t, rest) = l.split_first().ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "empty RESP line")
+        })?;
         Ok(match t {
             b'+' => Reply::Status(String::from_utf8_lossy(rest).into_owned()),
             b'-' => Reply::Error(String::from_utf8_lossy(rest).into_owned()),
@@ -225,7 +248,10 @@ impl Client {
                     let mut b = vec![0u8; n as usize + 2];
                     self.r.read_exact(&mut b)?;
                     if &b[n as usize..] != b"\r\n" {
-                        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "bulk string without CRLF"));
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            "bulk string without CRLF",
+                        ));
                     }
                     b.truncate(n as usize);
                     Reply::Bulk(b)
@@ -243,7 +269,12 @@ impl Client {
                     Reply::Array(a)
                 }
             }
-            _ => return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("unknown RESP type {:?}", escape(&l)))),
+            _ => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("unknown RESP type {:?}", escape(&l)),
+                ))
+            }
         })
     }
 }
@@ -289,7 +320,10 @@ impl Server {
             version: parse_version(&row.version),
             client: None,
         };
-        s.client = Some(Client::connect(s.port).unwrap_or_else(|e| panic!("{name}: connect to port {}: {e}", s.port)));
+        s.client = Some(
+            Client::connect(s.port)
+                .unwrap_or_else(|e| panic!("{name}: connect to port {}: {e}", s.port)),
+        );
         Some(s)
     }
 
@@ -314,7 +348,12 @@ impl Server {
             .as_mut()
             .expect("connected")
             .cmd(args)
-            .unwrap_or_else(|e| panic!("{name}: {:?}: {e}", args.iter().map(|a| escape(a)).collect::<Vec<_>>()))
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{name}: {:?}: {e}",
+                    args.iter().map(|a| escape(a)).collect::<Vec<_>>()
+                )
+            })
     }
 
     /// Like `cmd` with text arguments.
@@ -327,7 +366,11 @@ impl Server {
     pub fn ok(&mut self, args: &[&[u8]]) -> Reply {
         let r = self.cmd(args);
         if let Reply::Error(e) = &r {
-            panic!("{}: {:?} failed: {e}", self.name, args.iter().map(|a| escape(a)).collect::<Vec<_>>());
+            panic!(
+                "{}: {:?} failed: {e}",
+                self.name,
+                args.iter().map(|a| escape(a)).collect::<Vec<_>>()
+            );
         }
         r
     }
@@ -341,10 +384,18 @@ impl Server {
     /// Several commands in one round trip; error replies panic.
     pub fn pipeline(&mut self, cmds: &[Vec<Vec<u8>>]) -> Vec<Reply> {
         let name = self.name.clone();
-        let replies = self.client.as_mut().expect("connected").pipeline(cmds).unwrap_or_else(|e| panic!("{name}: pipeline: {e}"));
+        let replies = self
+            .client
+            .as_mut()
+            .expect("connected")
+            .pipeline(cmds)
+            .unwrap_or_else(|e| panic!("{name}: pipeline: {e}"));
         for (c, r) in cmds.iter().zip(&replies) {
             if let Reply::Error(e) = r {
-                panic!("{name}: {:?} failed: {e}", c.iter().map(|a| escape(a)).collect::<Vec<_>>());
+                panic!(
+                    "{name}: {:?} failed: {e}",
+                    c.iter().map(|a| escape(a)).collect::<Vec<_>>()
+                );
             }
         }
         replies
@@ -363,8 +414,17 @@ impl Server {
         let file = self.oks(&["CONFIG", "GET", "dbfilename"]).array()[1].text();
         let p = Path::new(&dir).join(file);
         let expected = self.dir.join("dump.rdb");
-        let canon = |p: &Path| p.parent().and_then(|d| d.canonicalize().ok()).map(|d| d.join(p.file_name().unwrap_or_default()));
-        assert_eq!(canon(&p), canon(&expected), "{}: the RDB is not DIR/dump.rdb", self.name);
+        let canon = |p: &Path| {
+            p.parent()
+                .and_then(|d| d.canonicalize().ok())
+                .map(|d| d.join(p.file_name().unwrap_or_default()))
+        };
+        assert_eq!(
+            canon(&p),
+            canon(&expected),
+            "{}: the RDB is not DIR/dump.rdb",
+            self.name
+        );
         expected
     }
 
@@ -379,7 +439,11 @@ impl Server {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid));
         match stat {
             // a zombie has exited; its parent just has not reaped it yet
-            Ok(s) => s.rsplit(')').next().map(|r| !r.trim_start().starts_with('Z')).unwrap_or(true),
+            Ok(s) => s
+                .rsplit(')')
+                .next()
+                .map(|r| !r.trim_start().starts_with('Z'))
+                .unwrap_or(true),
             Err(_) => false,
         }
     }
@@ -405,7 +469,10 @@ impl Drop for Server {
             let _ = c.cmd(&[b"SHUTDOWN", b"NOSAVE"]);
         }
         if !self.wait_exit(Duration::from_secs(10)) {
-            let _ = Command::new("kill").arg("-KILL").arg(self.pid.to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(self.pid.to_string())
+                .status();
             self.wait_exit(Duration::from_secs(5));
         }
         let _ = std::fs::remove_dir_all(&self.dir);
