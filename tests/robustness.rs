@@ -487,3 +487,12 @@ fn key_meta_blocks_are_walked() {
     let r = verify_bytes("valkey", &valkey);
     assert!(r.is_ok(), "{}", r.human_line());
 }
+
+#[test]
+fn stream_reader_buffer_grows_with_input_not_with_claims() {
+    // A string claiming ~1.5 TB, fed through the streaming reader.
+    let data = Rdb::new(11).byte(0xfe).len(0).byte(0).str(b"k").len(1_500_000_000_000).raw(&[b'x'; 1000]).0;
+    let (r, bytes) = allocated_by(|| verify_reader("claim", Trickle(&data, 4096)));
+    assert_eq!(r.status, Status::Truncated);
+    assert!(bytes < 4 << 20, "{bytes} heap bytes for a {}-byte stream", data.len());
+}

@@ -77,7 +77,10 @@ impl<R: Read> RdbStream<R> {
         self.base + self.start as u64
     }
 
-    /// Makes at least `more` bytes beyond the unconsumed ones available, or hits EOF.
+    /// Reads more input: `more` bytes if the source has them, but never more than the
+    /// bytes already buffered (or 256 KiB) in one step. `more` comes from lengths in
+    /// the file, so the buffer grows geometrically with what actually arrives, never
+    /// with what a (possibly hostile) length claims.
     fn fill(&mut self, more: usize) -> std::io::Result<()> {
         if self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
@@ -85,13 +88,13 @@ impl<R: Read> RdbStream<R> {
             self.base += self.start as u64;
             self.start = 0;
         }
-        let want = self.end + more.max(self.end).max(MIN_READ);
-        if self.buf.len() < want {
-            self.buf.resize(want, 0);
+        let step = more.min(self.end.max(MIN_READ)).max(1);
+        let target = self.end + step;
+        if self.buf.len() < target {
+            self.buf.resize(target.max(MIN_READ), 0);
         }
-        let target = self.end + more;
         while self.end < target {
-            match self.src.read(&mut self.buf[self.end..]) {
+            match self.src.read(&mut self.buf[self.end..target]) {
                 Ok(0) => {
                     self.exhausted = true;
                     break;
