@@ -496,3 +496,21 @@ fn stream_reader_buffer_grows_with_input_not_with_claims() {
     assert_eq!(r.status, Status::Truncated);
     assert!(bytes < 4 << 20, "{bytes} heap bytes for a {}-byte stream", data.len());
 }
+
+#[test]
+fn huge_compressed_set_members_are_compared_without_holding_them() {
+    let m1 = vec![b'a'; 8 << 20];
+    let mut m2 = m1.clone();
+    m2.push(b'b');
+    let lzf_str = |r: Rdb, m: &[u8]| {
+        let c = lzf::compress(m).unwrap();
+        r.byte(0xc3).len(c.len() as u64).len(m.len() as u64).raw(&c)
+    };
+    let distinct = lzf_str(lzf_str(Rdb::new(9).byte(2).str(b"s").len(2), &m1), &m2).finish();
+    let (r, bytes) = allocated_by(|| verify_bytes("distinct", &distinct));
+    assert!(r.is_ok(), "{}", r.human_line());
+    assert!(bytes < 1 << 20, "{bytes} heap bytes to compare two 8 MiB members");
+    let dup = lzf_str(lzf_str(Rdb::new(9).byte(2).str(b"s").len(2), &m1), &m1).finish();
+    let r = verify_bytes("dup", &dup);
+    assert_eq!(r.status, Status::Corrupt, "{}", r.human_line());
+}

@@ -9,11 +9,54 @@
 
 use std::collections::HashSet;
 
+/// [`fingerprint`] computed over pieces (for members decoded piece by piece).
+pub struct Fingerprinter {
+    h: u64,
+    word: [u8; 8],
+    filled: usize,
+}
+
+const K: u64 = 0x9e37_79b9_7f4a_7c15;
+
+impl Fingerprinter {
+    pub fn new(total_len: usize) -> Self {
+        Fingerprinter { h: (total_len as u64) ^ 0x243f_6a88_85a3_08d3, word: [0; 8], filled: 0 }
+    }
+    pub fn update(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let take = (8 - self.filled).min(bytes.len());
+            self.word[self.filled..self.filled + take].copy_from_slice(&bytes[..take]);
+            self.filled += take;
+            bytes = &bytes[take..];
+            if self.filled == 8 {
+                self.h = (self.h ^ u64::from_le_bytes(self.word)).wrapping_mul(K);
+                self.h ^= self.h >> 29;
+                self.filled = 0;
+            }
+        }
+    }
+    pub fn finish(mut self) -> u64 {
+        if self.filled > 0 {
+            self.word[self.filled..].fill(0);
+            self.h = (self.h ^ u64::from_le_bytes(self.word)).wrapping_mul(K);
+        }
+        finalize(self.h)
+    }
+}
+
+#[inline]
+fn finalize(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
 /// Fast 64-bit fingerprint of a byte string (multiply-xorshift over 8-byte words,
 /// murmur3's finaliser). Collisions only cost an exact re-check.
 #[inline]
 pub fn fingerprint(b: &[u8]) -> u64 {
-    const K: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut h = (b.len() as u64) ^ 0x243f_6a88_85a3_08d3;
     let mut chunks = b.chunks_exact(8);
     for c in &mut chunks {
@@ -27,11 +70,7 @@ pub fn fingerprint(b: &[u8]) -> u64 {
         w[..r.len()].copy_from_slice(r);
         h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K);
     }
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^ (h >> 33)
+    finalize(h)
 }
 
 /// Options and reusable state for reading values.
@@ -82,10 +121,22 @@ impl Checker {
         self.prints.push(fingerprint(member));
     }
 
+    /// Records a member by its fingerprint.
+    pub(crate) fn add_fingerprint(&mut self, print: u64) {
+        self.prints.push(print);
+    }
+
     /// Whether two members of the current collection may be equal.
     pub(crate) fn maybe_duplicates(&mut self) -> bool {
         self.prints.sort_unstable();
         self.prints.windows(2).any(|w| w[0] == w[1])
+    }
+
+    /// The fingerprints seen more than once (sorted), after `maybe_duplicates`.
+    pub(crate) fn repeated(&self) -> Vec<u64> {
+        let mut r: Vec<u64> = self.prints.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
+        r.dedup();
+        r
     }
 
     pub(crate) fn warn(&mut self, w: String) {
@@ -93,11 +144,13 @@ impl Checker {
     }
 }
 
-/// Exact duplicate search for the rare case a fingerprint repeated.
-pub(crate) fn has_exact_duplicate(members: impl Iterator<Item = Vec<u8>>) -> bool {
-    let mut set = HashSet::new();
+/// Exact duplicate search for the rare case a fingerprint repeated: re-walks the
+/// members and keeps only those whose fingerprint is one of the repeated ones, so
+/// memory is bounded by the suspects, not the collection.
+pub(crate) fn has_exact_duplicate(repeated: &[u64], members: impl Iterator<Item = Vec<u8>>) -> bool {
+    let mut suspects = HashSet::new();
     for m in members {
-        if !set.insert(m) {
+        if repeated.binary_search(&fingerprint(&m)).is_ok() && !suspects.insert(m) {
             return true;
         }
     }
@@ -107,6 +160,17 @@ pub(crate) fn has_exact_duplicate(members: impl Iterator<Item = Vec<u8>>) -> boo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn piecewise_fingerprint_equals_whole() {
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
+        for split in [0, 1, 7, 8, 9, 500, 999, 1000] {
+            let mut f = Fingerprinter::new(data.len());
+            f.update(&data[..split]);
+            f.update(&data[split..]);
+            assert_eq!(f.finish(), fingerprint(&data), "split at {split}");
+        }
+    }
 
     #[test]
     fn fingerprints_differ_on_length_and_content() {

@@ -155,6 +155,52 @@ pub fn check(input: &[u8], out_len: usize) -> Result<(), LzfError> {
     walk(input, out_len, &mut Discard)
 }
 
+/// Keeps only the last [`WINDOW`] bytes of output, handing every byte to a consumer.
+struct Streaming<'f> {
+    window: Vec<u8>,
+    /// Output position of `window[0]`.
+    base: usize,
+    emit: &'f mut dyn FnMut(&[u8]),
+}
+
+/// Farthest an LZF back reference reaches.
+pub const WINDOW: usize = 8192;
+
+impl Streaming<'_> {
+    fn push(&mut self, from: usize) {
+        (self.emit)(&self.window[from..]);
+        if self.window.len() >= 8 * WINDOW {
+            let cut = self.window.len() - WINDOW;
+            self.window.drain(..cut);
+            self.base += cut;
+        }
+    }
+}
+
+impl Sink for Streaming<'_> {
+    fn literal(&mut self, _: usize, run: &[u8]) {
+        let from = self.window.len();
+        self.window.extend_from_slice(run);
+        self.push(from);
+    }
+    fn back_ref(&mut self, op: usize, dist: usize, n: usize) {
+        let from = self.window.len();
+        let src = op - dist - self.base;
+        for i in 0..n {
+            let b = self.window[src + i];
+            self.window.push(b);
+        }
+        self.push(from);
+    }
+}
+
+/// Decompresses piece by piece into `emit`, holding at most a few windows of output:
+/// for values too big to materialise (a multi-gigabyte set member, say).
+pub fn decompress_streaming(input: &[u8], out_len: usize, emit: &mut dyn FnMut(&[u8])) -> Result<(), LzfError> {
+    check(input, out_len)?;
+    walk(input, out_len, &mut Streaming { window: Vec::with_capacity(9 * WINDOW), base: 0, emit })
+}
+
 /// Decompresses into `out`, replacing its contents (its capacity is reused).
 /// `out_len` is bounded by [`max_output`] of the input by the caller, so even a
 /// corrupt stream cannot make this reserve more than a small multiple of its input.
@@ -204,6 +250,18 @@ mod tests {
             });
         }
         roundtrip(&noisy);
+    }
+
+    #[test]
+    fn streaming_output_equals_whole_output() {
+        let mut data = Vec::new();
+        for i in 0..300_000u32 {
+            data.push(b"abcabcabd"[(i % 9) as usize] ^ ((i / 5000) as u8 & 1));
+        }
+        let c = lzf::compress(&data).unwrap();
+        let mut got = Vec::new();
+        decompress_streaming(&c, data.len(), &mut |piece| got.extend_from_slice(piece)).unwrap();
+        assert_eq!(got, data);
     }
 
     #[test]

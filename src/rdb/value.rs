@@ -236,20 +236,20 @@ fn check_blob(
             _ => 2,
         };
         let dup = match c {
-            Container::Zipmap => has_exact_duplicate(
+            Container::Zipmap => has_exact_duplicate(&chk.repeated(), 
                 Zipmap::parse(bytes)?
                     .iter()
                     .filter_map(|p| p.ok())
                     .map(|(k, _)| k.to_vec()),
             ),
-            Container::ZsetZiplist | Container::HashZiplist => has_exact_duplicate(
+            Container::ZsetZiplist | Container::HashZiplist => has_exact_duplicate(&chk.repeated(), 
                 Ziplist::parse(bytes)?
                     .iter()
                     .filter_map(|e| e.ok())
                     .step_by(step)
                     .map(|e| e.to_vec()),
             ),
-            _ => has_exact_duplicate(
+            _ => has_exact_duplicate(&chk.repeated(), 
                 Listpack::parse(bytes)?
                     .iter()
                     .filter_map(|e| e.ok())
@@ -266,6 +266,9 @@ fn check_blob(
 
 /// Decodes a blob into the checker's buffer and checks it.
 fn check_encoded(blob: &Blob<'_>, c: Container, what: &str, chk: &mut Checker) -> Result<u64> {
+    if blob.s.len() > MAX_BLOB {
+        return Err(Error::corrupt(blob.at, format!("{what} of {} bytes exceeds the 1 GiB any server writes", blob.s.len())));
+    }
     let mut buf = std::mem::take(&mut chk.buf2);
     let r = match blob.s.decode(&mut buf) {
         Ok(bytes) => check_blob(bytes, c, chk).map_err(|e| blob_error(e, blob, what)),
@@ -329,7 +332,7 @@ fn read_strings(
                 None => {}
             }
         }
-        if has_exact_duplicate(members.into_iter()) {
+        if has_exact_duplicate(&chk.repeated(), members.into_iter()) {
             return Err(Error::corrupt(
                 start.offset(),
                 "duplicate members or fields",
@@ -358,7 +361,7 @@ fn read_hash_pairs(cur: &mut Cursor<'_>, count: u64, chk: &mut Checker) -> Resul
             fields.push(c.string()?.to_vec()?);
             c.string()?;
         }
-        if has_exact_duplicate(fields.into_iter()) {
+        if has_exact_duplicate(&chk.repeated(), fields.into_iter()) {
             return Err(Error::corrupt(start.offset(), "duplicate hash fields"));
         }
     }
@@ -424,7 +427,7 @@ fn read_hash_ttl(
                 c.i64le()?;
             }
         }
-        if has_exact_duplicate(fields.into_iter()) {
+        if has_exact_duplicate(&chk.repeated(), fields.into_iter()) {
             return Err(Error::corrupt(start.offset(), "duplicate hash fields"));
         }
     }
@@ -437,15 +440,30 @@ fn add_member(s: &RdbStr<'_>, chk: &mut Checker) -> Result<()> {
     match *s {
         RdbStr::Raw(b) => chk.add_member(b),
         RdbStr::Int(i) => chk.add_member(itoa::Buffer::new().format(i).as_bytes()),
-        RdbStr::Lzf { .. } => {
+        RdbStr::Lzf { len, .. } if len <= BIG_MEMBER => {
             let mut buf = std::mem::take(&mut chk.buf);
             let r = s.decode(&mut buf).map(|b| chk.add_member(b));
             chk.buf = buf;
             r?
         }
+        RdbStr::Lzf { data, len, at } => {
+            // Too big to hold: fingerprint it as it decompresses.
+            let mut f = crate::rdb::check::Fingerprinter::new(len);
+            crate::rdb::lzf::decompress_streaming(data, len, &mut |piece| f.update(piece))
+                .map_err(|e| Error::corrupt(at, e.to_string()))?;
+            chk.add_fingerprint(f.finish());
+        }
     }
     Ok(())
 }
+
+/// Members longer than this are fingerprinted while decompressing, never held whole.
+const BIG_MEMBER: usize = 1 << 20;
+
+/// No server writes a ziplist, listpack, intset or zipmap over 1 GiB
+/// (`SIZE_SAFETY_LIMIT` / `LISTPACK_MAX_SAFETY_SIZE`); a larger declared blob is not
+/// decompressed.
+const MAX_BLOB: usize = 1 << 30;
 
 fn empty(chk: &mut Checker, what: &str) {
     chk.warn(format!("empty {what}: the server skips this key on load"));
