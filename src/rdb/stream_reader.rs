@@ -154,9 +154,10 @@ impl<R: Read> RdbStream<R> {
                     let crate::error::ErrorKind::Truncated { needed } = *e.kind() else {
                         unreachable!()
                     };
-                    let missing = (e.offset() - rec_at + needed)
-                        .saturating_sub(avail.len() as u64)
-                        .max(needed);
+                    // Truncation is reported at the end of the buffered bytes, so
+                    // `needed` is exactly what is missing (and may be absurd: `fill`
+                    // bounds each step).
+                    let missing = needed;
                     self.fill(usize::try_from(missing).unwrap_or(usize::MAX / 2).max(1))?;
                 }
                 Err(e) => {
