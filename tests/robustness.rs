@@ -514,3 +514,34 @@ fn huge_compressed_set_members_are_compared_without_holding_them() {
     let r = verify_bytes("dup", &dup);
     assert_eq!(r.status, Status::Corrupt, "{}", r.human_line());
 }
+
+/// A reader that counts `read` calls.
+struct Counted<'a>(&'a [u8], std::rc::Rc<Cell<usize>>);
+
+impl Read for Counted<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.1.set(self.1.get() + 1);
+        let n = buf.len().min(self.0.len());
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
+
+#[test]
+fn stream_reader_reads_in_big_chunks() {
+    // 300 sets of 2000 members (~5 MB): records straddle every buffer boundary.
+    let mut r = Rdb::new(9).byte(0xfe).len(0);
+    for k in 0..300 {
+        r = r.byte(2).str(format!("set:{k}").as_bytes()).len(2000);
+        for m in 0..2000 {
+            r = r.str(format!("member-{m:06}").as_bytes());
+        }
+    }
+    let data = r.finish();
+    let calls = std::rc::Rc::new(Cell::new(0));
+    let report = verify_reader("big", Counted(&data, calls.clone()));
+    assert!(report.is_ok(), "{}", report.human_line());
+    let max = data.len() / (64 * 1024) + 10;
+    assert!(calls.get() <= max, "{} read calls for {} bytes (at most {max} expected)", calls.get(), data.len());
+}

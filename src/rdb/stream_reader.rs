@@ -90,11 +90,12 @@ impl<R: Read> RdbStream<R> {
         }
         let step = more.min(self.end.max(MIN_READ)).max(1);
         let target = self.end + step;
-        if self.buf.len() < target {
+        if self.buf.len() < target.max(MIN_READ) {
             self.buf.resize(target.max(MIN_READ), 0);
         }
+        // Read as much as fits (not just `step`): most refills then serve many records.
         while self.end < target {
-            match self.src.read(&mut self.buf[self.end..target]) {
+            match self.src.read(&mut self.buf[self.end..]) {
                 Ok(0) => {
                     self.exhausted = true;
                     break;
