@@ -530,8 +530,12 @@ impl Read for Counted<'_> {
 
 #[test]
 fn stream_reader_reads_in_big_chunks() {
-    // 300 sets of 2000 members (~5 MB): records straddle every buffer boundary.
-    let mut r = Rdb::new(9).byte(0xfe).len(0);
+    // 300 sets of 2000 members (~5 MB): records straddle every buffer boundary; and
+    // one set of 300,000 members (~4.5 MB), bigger than any initial buffer.
+    let mut r = Rdb::new(9).byte(0xfe).len(0).byte(2).str(b"huge").len(300_000);
+    for m in 0..300_000 {
+        r = r.str(format!("member-{m:07}").as_bytes());
+    }
     for k in 0..300 {
         r = r.byte(2).str(format!("set:{k}").as_bytes()).len(2000);
         for m in 0..2000 {

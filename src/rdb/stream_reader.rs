@@ -91,7 +91,9 @@ impl<R: Read> RdbStream<R> {
         let step = more.min(self.end.max(MIN_READ)).max(1);
         let target = self.end + step;
         if self.buf.len() < target.max(MIN_READ) {
-            self.buf.resize(target.max(MIN_READ), 0);
+            // Grow geometrically, so a record bigger than the buffer is re-parsed
+            // O(log n) times, not once per missing primitive.
+            self.buf.resize(target.max(MIN_READ).max(2 * self.buf.len()), 0);
         }
         // Read as much as fits (not just `step`): most refills then serve many records.
         while self.end < target {
