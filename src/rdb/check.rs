@@ -73,10 +73,23 @@ pub fn fingerprint(b: &[u8]) -> u64 {
     finalize(h)
 }
 
+/// Which values get the deep checks (every entry, duplicates) while reading.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Depth {
+    /// Only what is needed to find where each value ends.
+    Skim,
+    /// Deep checks for plain collections (types 1-5, 22, 24), which must be walked
+    /// element by element anyway; encoded blobs, strings and streams are skimmed.
+    Plain,
+    /// Deep checks for everything.
+    Full,
+}
+
 /// Options and reusable state for reading values.
 pub struct Checker {
-    /// Run the deep checks (every entry, duplicates). Off only for fast skimming.
-    pub deep: bool,
+    pub depth: Depth,
+    /// Whether the value being read gets deep checks (set from `depth` per value).
+    pub(crate) deep: bool,
     pub(crate) prints: Vec<u64>,
     pub(crate) buf: Vec<u8>,
     pub(crate) buf2: Vec<u8>,
@@ -93,9 +106,15 @@ impl Default for Checker {
 }
 
 impl Checker {
+    /// `deep`: `Depth::Full` or `Depth::Skim`.
     pub fn new(deep: bool) -> Self {
+        Checker::with_depth(if deep { Depth::Full } else { Depth::Skim })
+    }
+
+    pub fn with_depth(depth: Depth) -> Self {
         Checker {
-            deep,
+            depth,
+            deep: depth == Depth::Full,
             prints: Vec::new(),
             buf: Vec::new(),
             buf2: Vec::new(),

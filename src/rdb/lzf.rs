@@ -54,24 +54,40 @@ impl Sink for Discard {
     fn back_ref(&mut self, _: usize, _: usize, _: usize) {}
 }
 
-/// Appends to an output vector (no zero-fill of the declared length first).
-struct Output<'o>(&'o mut Vec<u8>);
+/// Writes into an output buffer sized to the declared length plus [`SLACK`] bytes.
+/// Back references are copied eight bytes at a time when they do not overlap within a
+/// word (the last word may spill into the slack, which is cut off at the end); short
+/// literals with inline loops. Both avoid a `memcpy` call per tiny run.
+struct Output<'o>(&'o mut [u8]);
+
+/// Spare bytes after the output for word-sized copies.
+const SLACK: usize = 16;
 
 impl Sink for Output<'_> {
     #[inline(always)]
-    fn literal(&mut self, _: usize, run: &[u8]) {
-        self.0.extend_from_slice(run);
+    fn literal(&mut self, op: usize, run: &[u8]) {
+        if run.len() <= 16 {
+            for (i, b) in run.iter().enumerate() {
+                self.0[op + i] = *b;
+            }
+        } else {
+            self.0[op..op + run.len()].copy_from_slice(run);
+        }
     }
     #[inline(always)]
     fn back_ref(&mut self, op: usize, dist: usize, n: usize) {
         let from = op - dist;
-        if dist >= n {
-            self.0.extend_from_within(from..from + n);
+        if dist >= 8 {
+            let mut i = 0;
+            while i < n {
+                let w: [u8; 8] = self.0[from + i..from + i + 8].try_into().unwrap_or([0; 8]);
+                self.0[op + i..op + i + 8].copy_from_slice(&w);
+                i += 8;
+            }
         } else {
-            // Overlapping copy: byte by byte, as LZF requires (run-length patterns).
+            // Overlapping within a word (run-length patterns): byte by byte.
             for i in 0..n {
-                let b = self.0[from + i];
-                self.0.push(b);
+                self.0[op + i] = self.0[from + i];
             }
         }
     }
@@ -206,11 +222,12 @@ pub fn decompress_streaming(input: &[u8], out_len: usize, emit: &mut dyn FnMut(&
 /// corrupt stream cannot make this reserve more than a small multiple of its input.
 pub fn decompress_into(input: &[u8], out_len: usize, out: &mut Vec<u8>) -> Result<(), LzfError> {
     out.clear();
-    out.reserve(out_len.min(input.len().saturating_mul(88)));
-    let r = walk(input, out_len, &mut Output(out));
-    if r.is_err() {
-        out.clear();
+    if out_len as u64 > max_output(input.len()) {
+        return Err(LzfError { at: 0, reason: "declared length beyond what the input can produce" });
     }
+    out.resize(out_len + SLACK, 0);
+    let r = walk(input, out_len, &mut Output(out.as_mut_slice()));
+    out.truncate(if r.is_ok() { out_len } else { 0 });
     r
 }
 

@@ -23,7 +23,7 @@ pub mod string;
 pub mod types;
 pub mod value;
 
-pub use check::Checker;
+pub use check::{Checker, Depth};
 pub use header::{Dialect, Header};
 pub use record::{KeyRecord, Record};
 pub use stream_reader::RdbStream;
@@ -109,8 +109,8 @@ impl<'a> RdbReader<'a> {
     /// Switches deep checks on or off for the following records. After an error the
     /// reader stays on the failed record, so switching to deep and reading again
     /// gives the error a single deep pass would have reported first.
-    pub fn set_deep(&mut self, deep: bool) {
-        self.checker.deep = deep;
+    pub fn set_depth(&mut self, depth: check::Depth) {
+        self.checker.depth = depth;
     }
 
     /// Warnings about the record just returned (empty keys, odd metadata).

@@ -6,7 +6,7 @@
 //! materialising it.
 
 use crate::error::{Error, Result};
-use crate::rdb::check::{has_exact_duplicate, Checker};
+use crate::rdb::check::{has_exact_duplicate, Checker, Depth};
 use crate::rdb::cursor::Cursor;
 use crate::rdb::encoding::intset::Intset;
 use crate::rdb::encoding::listpack::Listpack;
@@ -469,6 +469,11 @@ fn empty(chk: &mut Checker, what: &str) {
     chk.warn(format!("empty {what}: the server skips this key on load"));
 }
 
+/// Plain collections: a count then strings, walked element by element by any reader.
+pub fn is_plain(type_id: u8) -> bool {
+    matches!(type_id, 1..=5 | 22 | 24)
+}
+
 /// Reads one value of type `info` at `cur`. `what` names the structure being read in
 /// errors. Deep checks run when `chk.deep`.
 pub fn read<'a>(
@@ -478,6 +483,11 @@ pub fn read<'a>(
     chk: &mut Checker,
 ) -> Result<(Value<'a>, ValueInfo)> {
     let start = cur.offset();
+    chk.deep = match chk.depth {
+        Depth::Full => true,
+        Depth::Plain => is_plain(info.id),
+        Depth::Skim => false,
+    };
     let region_from = |cur: &Cursor<'a>, pos: usize, at: u64| Region {
         bytes: cur.since(pos),
         at,

@@ -146,7 +146,10 @@ impl<'a> ListpackIter<'a> {
             b.get(start + hdr..start + hdr + n)
                 .ok_or_else(|| BlobError::new(start, "listpack entry data past the end"))
         };
-        let (elem, size) = if first & 0x80 == 0 {
+        let (elem, size) = if first < 0x80 {
+            // 7-bit unsigned integer: the most common entry in real listpacks.
+            (Elem::Int(first as i64), 1)
+        } else if first & 0x80 == 0 {
             (Elem::Int((first & 0x7f) as i64), 1)
         } else if first & 0xc0 == 0x80 {
             let n = (first & 0x3f) as usize;
@@ -209,7 +212,13 @@ impl<'a> ListpackIter<'a> {
                 "listpack entry runs into the terminator",
             ));
         }
-        if decode_backlen(b, end, bl) != Some(size) {
+        // Most entries are under 128 bytes: a one-byte backlen equal to the size.
+        let backlen_ok = if bl == 1 {
+            b[end - 1] as usize == size
+        } else {
+            decode_backlen(b, end, bl) == Some(size)
+        };
+        if !backlen_ok {
             return Err(BlobError::new(
                 start + size,
                 format!("listpack backlen does not match the {size}-byte entry"),
