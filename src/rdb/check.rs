@@ -20,7 +20,11 @@ const K: u64 = 0x9e37_79b9_7f4a_7c15;
 
 impl Fingerprinter {
     pub fn new(total_len: usize) -> Self {
-        Fingerprinter { h: (total_len as u64) ^ 0x243f_6a88_85a3_08d3, word: [0; 8], filled: 0 }
+        Fingerprinter {
+            h: (total_len as u64) ^ 0x243f_6a88_85a3_08d3,
+            word: [0; 8],
+            filled: 0,
+        }
     }
     pub fn update(&mut self, mut bytes: &[u8]) {
         while !bytes.is_empty() {
@@ -153,7 +157,12 @@ impl Checker {
 
     /// The fingerprints seen more than once (sorted), after `maybe_duplicates`.
     pub(crate) fn repeated(&self) -> Vec<u64> {
-        let mut r: Vec<u64> = self.prints.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
+        let mut r: Vec<u64> = self
+            .prints
+            .windows(2)
+            .filter(|w| w[0] == w[1])
+            .map(|w| w[0])
+            .collect();
         r.dedup();
         r
     }
@@ -166,7 +175,10 @@ impl Checker {
 /// Exact duplicate search for the rare case a fingerprint repeated: re-walks the
 /// members and keeps only those whose fingerprint is one of the repeated ones, so
 /// memory is bounded by the suspects, not the collection.
-pub(crate) fn has_exact_duplicate(repeated: &[u64], members: impl Iterator<Item = Vec<u8>>) -> bool {
+pub(crate) fn has_exact_duplicate(
+    repeated: &[u64],
+    members: impl Iterator<Item = Vec<u8>>,
+) -> bool {
     let mut suspects = HashSet::new();
     for m in members {
         if repeated.binary_search(&fingerprint(&m)).is_ok() && !suspects.insert(m) {

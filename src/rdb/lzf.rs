@@ -212,9 +212,21 @@ impl Sink for Streaming<'_> {
 
 /// Decompresses piece by piece into `emit`, holding at most a few windows of output:
 /// for values too big to materialise (a multi-gigabyte set member, say).
-pub fn decompress_streaming(input: &[u8], out_len: usize, emit: &mut dyn FnMut(&[u8])) -> Result<(), LzfError> {
+pub fn decompress_streaming(
+    input: &[u8],
+    out_len: usize,
+    emit: &mut dyn FnMut(&[u8]),
+) -> Result<(), LzfError> {
     check(input, out_len)?;
-    walk(input, out_len, &mut Streaming { window: Vec::with_capacity(9 * WINDOW), base: 0, emit })
+    walk(
+        input,
+        out_len,
+        &mut Streaming {
+            window: Vec::with_capacity(9 * WINDOW),
+            base: 0,
+            emit,
+        },
+    )
 }
 
 /// Decompresses into `out`, replacing its contents (its capacity is reused).
@@ -223,7 +235,10 @@ pub fn decompress_streaming(input: &[u8], out_len: usize, emit: &mut dyn FnMut(&
 pub fn decompress_into(input: &[u8], out_len: usize, out: &mut Vec<u8>) -> Result<(), LzfError> {
     out.clear();
     if out_len as u64 > max_output(input.len()) {
-        return Err(LzfError { at: 0, reason: "declared length beyond what the input can produce" });
+        return Err(LzfError {
+            at: 0,
+            reason: "declared length beyond what the input can produce",
+        });
     }
     out.resize(out_len + SLACK, 0);
     let r = walk(input, out_len, &mut Output(out.as_mut_slice()));

@@ -93,7 +93,8 @@ impl<R: Read> RdbStream<R> {
         if self.buf.len() < target.max(MIN_READ) {
             // Grow geometrically, so a record bigger than the buffer is re-parsed
             // O(log n) times, not once per missing primitive.
-            self.buf.resize(target.max(MIN_READ).max(2 * self.buf.len()), 0);
+            self.buf
+                .resize(target.max(MIN_READ).max(2 * self.buf.len()), 0);
         }
         // Read as much as fits (not just `step`): most refills then serve many records.
         while self.end < target {

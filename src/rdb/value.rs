@@ -236,20 +236,23 @@ fn check_blob(
             _ => 2,
         };
         let dup = match c {
-            Container::Zipmap => has_exact_duplicate(&chk.repeated(), 
+            Container::Zipmap => has_exact_duplicate(
+                &chk.repeated(),
                 Zipmap::parse(bytes)?
                     .iter()
                     .filter_map(|p| p.ok())
                     .map(|(k, _)| k.to_vec()),
             ),
-            Container::ZsetZiplist | Container::HashZiplist => has_exact_duplicate(&chk.repeated(), 
+            Container::ZsetZiplist | Container::HashZiplist => has_exact_duplicate(
+                &chk.repeated(),
                 Ziplist::parse(bytes)?
                     .iter()
                     .filter_map(|e| e.ok())
                     .step_by(step)
                     .map(|e| e.to_vec()),
             ),
-            _ => has_exact_duplicate(&chk.repeated(), 
+            _ => has_exact_duplicate(
+                &chk.repeated(),
                 Listpack::parse(bytes)?
                     .iter()
                     .filter_map(|e| e.ok())
@@ -267,7 +270,13 @@ fn check_blob(
 /// Decodes a blob into the checker's buffer and checks it.
 fn check_encoded(blob: &Blob<'_>, c: Container, what: &str, chk: &mut Checker) -> Result<u64> {
     if blob.s.len() > MAX_BLOB {
-        return Err(Error::corrupt(blob.at, format!("{what} of {} bytes exceeds the 1 GiB any server writes", blob.s.len())));
+        return Err(Error::corrupt(
+            blob.at,
+            format!(
+                "{what} of {} bytes exceeds the 1 GiB any server writes",
+                blob.s.len()
+            ),
+        ));
     }
     let mut buf = std::mem::take(&mut chk.buf2);
     let r = match blob.s.decode(&mut buf) {

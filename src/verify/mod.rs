@@ -14,7 +14,8 @@ pub use report::{Checksum, DbCounts, ErrorReport, Report, Status};
 use crate::error::{display_key, Error, ErrorKind};
 use crate::rdb::record::{check_value, Record};
 use crate::rdb::stream_reader::StreamError;
-use crate::rdb::{Checker, Header, RdbReader, RdbStream, Trailer};
+use crate::rdb::value::is_plain;
+use crate::rdb::{Checker, Depth, Header, RdbReader, RdbStream, Trailer};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Keep at most this many warning texts per file (the count is always exact).
@@ -176,8 +177,8 @@ const BATCH: usize = 2048;
 /// Verifies an RDB held in memory.
 ///
 /// Two threads share the work: one scans the file (finds where each record ends,
-/// with the cheap checks), the other re-reads each value with the deep checks and
-/// tallies records in file order. The first failure in file order wins, exactly as
+/// and deep-checks the plain collections it walks anyway), the other re-reads every
+/// other value with the deep checks and tallies records in file order. The first failure in file order wins, exactly as
 /// in a single pass.
 pub fn verify_bytes(path: &str, data: &[u8]) -> Report {
     verify_bytes_with_progress(path, data, &no_progress)
@@ -187,7 +188,9 @@ pub fn verify_bytes(path: &str, data: &[u8]) -> Report {
 pub fn verify_bytes_with_progress(path: &str, data: &[u8], progress: Progress<'_>) -> Report {
     let mut t = Tally::new(path);
     t.report.bytes = data.len() as u64;
-    let mut reader = match RdbReader::new(data, Checker::new(false)) {
+    // The scanner checks plain collections itself (it walks them element by element
+    // anyway); the checker thread re-reads everything else with the deep checks.
+    let mut reader = match RdbReader::new(data, Checker::with_depth(Depth::Plain)) {
         Ok(r) => r,
         Err(e) => {
             if let Ok(h) = Header::parse(data) {
@@ -208,20 +211,21 @@ pub fn verify_bytes_with_progress(path: &str, data: &[u8], progress: Progress<'_
             let mut failed = false;
             'batches: for batch in rx {
                 for (rec, warnings) in &batch {
-                    if let Record::Key(k) = rec {
-                        chk.warnings.clear();
-                        if let Err(e) =
-                            check_value(k, data, header.dialect, t.report.keys, &mut chk)
-                        {
-                            t.report.parsed_bytes = k.offset;
-                            t.error(&e);
-                            failed = true;
-                            stop.store(true, Ordering::Relaxed);
-                            break 'batches;
+                    match rec {
+                        Record::Key(k) if !is_plain(k.info.id) => {
+                            chk.warnings.clear();
+                            if let Err(e) =
+                                check_value(k, data, header.dialect, t.report.keys, &mut chk)
+                            {
+                                t.report.parsed_bytes = k.offset;
+                                t.error(&e);
+                                failed = true;
+                                stop.store(true, Ordering::Relaxed);
+                                break 'batches;
+                            }
+                            t.record(rec, &chk.warnings);
                         }
-                        t.record(rec, &chk.warnings);
-                    } else {
-                        t.record(rec, warnings);
+                        _ => t.record(rec, warnings),
                     }
                 }
             }
@@ -233,11 +237,7 @@ pub fn verify_bytes_with_progress(path: &str, data: &[u8], progress: Progress<'_
             match reader.next_record() {
                 Ok(Some(rec)) => {
                     let eof = matches!(rec, Record::Eof);
-                    let warnings = if matches!(rec, Record::Key(_)) {
-                        Vec::new()
-                    } else {
-                        reader.warnings().to_vec()
-                    };
+                    let warnings = reader.warnings().to_vec();
                     batch.push((rec, warnings));
                     if eof {
                         break Ok(());
@@ -270,7 +270,7 @@ pub fn verify_bytes_with_progress(path: &str, data: &[u8], progress: Progress<'_
         // The skimming pass failed inside this record; a deep read of the same record
         // may fail earlier in it (e.g. in a stream node listpack), which is the error
         // to report.
-        reader.set_deep(true);
+        reader.set_depth(Depth::Full);
         let e = reader.next_record().err().unwrap_or(e);
         t.report.parsed_bytes = reader.offset();
         t.error(&e);
