@@ -287,12 +287,89 @@ fn check_encoded(blob: &Blob<'_>, c: Container, what: &str, chk: &mut Checker) -
     r
 }
 
-/// Reads `count` strings (or `tuple`-sized groups whose first string must be unique).
-fn read_strings(
+/// The element layout of a plain collection (types 1-5, 22, 24, Valkey 22).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Plain {
+    /// A string (list item, set member).
+    Item,
+    /// Member, then a score (ASCII or binary double).
+    Scored { binary: bool },
+    /// Field and value, with per-field TTLs in the given layout (`None`: type 4).
+    Field(Option<HashTtlLayout>),
+}
+
+/// One element: the string that must be unique (where it must) and the other one.
+struct Element<'a> {
+    name: RdbStr<'a>,
+    value: Option<RdbStr<'a>>,
+}
+
+/// Reads one element, checking what can be checked element by element (scores,
+/// field expiry times).
+fn read_element<'a>(
+    cur: &mut Cursor<'a>,
+    kind: Plain,
+    min_expire: Option<u64>,
+) -> Result<Element<'a>> {
+    match kind {
+        Plain::Item => Ok(Element {
+            name: cur.string()?,
+            value: None,
+        }),
+        Plain::Scored { binary } => {
+            let name = cur.string()?;
+            let at = cur.offset();
+            let score = if binary {
+                cur.binary_double()?
+            } else {
+                cur.ascii_double()?
+            };
+            if score.is_nan() {
+                return Err(Error::corrupt(at, "zset with NaN score"));
+            }
+            Ok(Element { name, value: None })
+        }
+        Plain::Field(layout) => {
+            let at = cur.offset();
+            let expire = match layout {
+                Some(HashTtlLayout::Redis) => match cur.length()? {
+                    0 => 0,
+                    ttl => ttl.wrapping_add(min_expire.unwrap_or(0)).wrapping_sub(1),
+                },
+                Some(HashTtlLayout::RedisPreGa) => cur.length()?,
+                Some(HashTtlLayout::Valkey) | None => 0,
+            };
+            if expire > MAX_FIELD_EXPIRE_MS {
+                return Err(Error::corrupt(
+                    at,
+                    format!("invalid hash field expiry time {expire}"),
+                ));
+            }
+            let name = cur.string()?;
+            let value = Some(cur.string()?);
+            if layout == Some(HashTtlLayout::Valkey) {
+                let at = cur.offset();
+                let e = cur.i64le()?;
+                if e < -1 || e > MAX_FIELD_EXPIRE_MS as i64 {
+                    return Err(Error::corrupt(
+                        at,
+                        format!("invalid hash field expiry time {e}"),
+                    ));
+                }
+            }
+            Ok(Element { name, value })
+        }
+    }
+}
+
+/// Reads `count` elements of a plain collection; with deep checks, every string's
+/// LZF framing and (where `unique`) duplicate names.
+fn read_plain(
     cur: &mut Cursor<'_>,
     count: u64,
+    kind: Plain,
     unique: bool,
-    score: Option<bool>,
+    min_expire: Option<u64>,
     chk: &mut Checker,
 ) -> Result<()> {
     let start = *cur;
@@ -301,143 +378,31 @@ fn read_strings(
         chk.start_unique(count);
     }
     for _ in 0..count {
-        let s = cur.string()?;
+        let e = read_element(cur, kind, min_expire)?;
         if deep {
             if unique {
-                add_member(&s, chk)?;
+                add_member(&e.name, chk)?;
             } else {
-                s.check()?;
+                e.name.check()?;
             }
-        }
-        match score {
-            None if unique => {}
-            None => {}
-            Some(binary) => {
-                let at = cur.offset();
-                let v = if binary {
-                    cur.binary_double()?
-                } else {
-                    cur.ascii_double()?
-                };
-                if v.is_nan() {
-                    return Err(Error::corrupt(at, "zset with NaN score"));
-                }
+            if let Some(v) = e.value {
+                v.check()?;
             }
         }
     }
     if unique && deep && chk.maybe_duplicates() {
-        // Fingerprints repeated: settle it on the real bytes.
+        // Fingerprints repeated: settle it on the real bytes, keeping only suspects.
         let mut c = start;
-        let mut members = Vec::new();
-        for _ in 0..count {
-            members.push(c.string()?.to_vec()?);
-            match score {
-                Some(true) => {
-                    c.binary_double()?;
-                }
-                Some(false) => {
-                    c.ascii_double()?;
-                }
-                None => {}
-            }
-        }
-        if has_exact_duplicate(&chk.repeated(), members.into_iter()) {
-            return Err(Error::corrupt(
-                start.offset(),
-                "duplicate members or fields",
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Reads plain hash pairs (type 4): the field must be unique, the value is any string.
-fn read_hash_pairs(cur: &mut Cursor<'_>, count: u64, chk: &mut Checker) -> Result<()> {
-    let start = *cur;
-    chk.start_unique(count);
-    for _ in 0..count {
-        let f = cur.string()?;
-        let v = cur.string()?;
-        if chk.deep {
-            add_member(&f, chk)?;
-            v.check()?;
-        }
-    }
-    if chk.deep && chk.maybe_duplicates() {
-        let mut c = start;
-        let mut fields = Vec::new();
-        for _ in 0..count {
-            fields.push(c.string()?.to_vec()?);
-            c.string()?;
-        }
-        if has_exact_duplicate(&chk.repeated(), fields.into_iter()) {
-            return Err(Error::corrupt(start.offset(), "duplicate hash fields"));
-        }
-    }
-    Ok(())
-}
-
-fn read_hash_ttl(
-    cur: &mut Cursor<'_>,
-    count: u64,
-    layout: HashTtlLayout,
-    min_expire: Option<u64>,
-    chk: &mut Checker,
-) -> Result<()> {
-    let start = *cur;
-    chk.start_unique(count);
-    for _ in 0..count {
-        let at = cur.offset();
-        let expire = match layout {
-            HashTtlLayout::Redis => {
-                let ttl = cur.length()?;
-                if ttl == 0 {
-                    0
-                } else {
-                    ttl.wrapping_add(min_expire.unwrap_or(0)).wrapping_sub(1)
-                }
-            }
-            HashTtlLayout::RedisPreGa => cur.length()?,
-            HashTtlLayout::Valkey => 0,
-        };
-        if expire > MAX_FIELD_EXPIRE_MS {
-            return Err(Error::corrupt(
-                at,
-                format!("invalid hash field expiry time {expire}"),
-            ));
-        }
-        let f = cur.string()?;
-        let v = cur.string()?;
-        if layout == HashTtlLayout::Valkey {
-            let at = cur.offset();
-            let e = cur.i64le()?;
-            if e < -1 || e > MAX_FIELD_EXPIRE_MS as i64 {
-                return Err(Error::corrupt(
-                    at,
-                    format!("invalid hash field expiry time {e}"),
-                ));
-            }
-        }
-        if chk.deep {
-            add_member(&f, chk)?;
-            v.check()?;
-        }
-    }
-    if chk.deep && chk.maybe_duplicates() {
-        let mut c = start;
-        let mut fields = Vec::new();
-        for _ in 0..count {
-            if layout != HashTtlLayout::Valkey {
-                c.length()?;
-            }
-            fields.push(c.string()?.to_vec()?);
-            c.string()?;
-            if layout == HashTtlLayout::Valkey {
-                c.i64le()?;
-            }
-        }
-        if has_exact_duplicate(&chk.repeated(), fields.into_iter()) {
-            return Err(Error::corrupt(start.offset(), "duplicate hash fields"));
+        let names = (0..count)
+            .filter_map(|_| read_element(&mut c, kind, min_expire).ok())
+            .filter_map(|e| e.name.to_vec().ok());
+        if has_exact_duplicate(&chk.repeated(), names) {
+            let what = if matches!(kind, Plain::Field(_)) {
+                "duplicate hash fields"
+            } else {
+                "duplicate members"
+            };
+            return Err(Error::corrupt(start.offset(), what));
         }
     }
     Ok(())
@@ -512,7 +477,7 @@ pub fn read<'a>(
         1 | 2 => {
             let count = cur.count(1)?;
             let (pos, at) = (cur.pos(), cur.offset());
-            read_strings(cur, count, info.id == 2, None, chk)?;
+            read_plain(cur, count, Plain::Item, info.id == 2, None, chk)?;
             if count == 0 {
                 empty(chk, info.check_name);
             }
@@ -530,7 +495,7 @@ pub fn read<'a>(
             let count = cur.count(2)?;
             let (pos, at) = (cur.pos(), cur.offset());
             let binary = info.id == 5;
-            read_strings(cur, count, true, Some(binary), chk)?;
+            read_plain(cur, count, Plain::Scored { binary }, true, None, chk)?;
             if count == 0 {
                 empty(chk, info.check_name);
             }
@@ -546,7 +511,7 @@ pub fn read<'a>(
         4 => {
             let count = cur.count(2)?;
             let (pos, at) = (cur.pos(), cur.offset());
-            read_hash_pairs(cur, count, chk)?;
+            read_plain(cur, count, Plain::Field(None), true, None, chk)?;
             if count == 0 {
                 empty(chk, info.check_name);
             }
@@ -710,7 +675,14 @@ pub fn read<'a>(
                 3
             })?;
             let (pos, at) = (cur.pos(), cur.offset());
-            read_hash_ttl(cur, count, layout, min_expire, chk)?;
+            read_plain(
+                cur,
+                count,
+                Plain::Field(Some(layout)),
+                true,
+                min_expire,
+                chk,
+            )?;
             if count == 0 {
                 empty(chk, info.check_name);
             }
