@@ -491,10 +491,21 @@ fn key_meta_blocks_are_walked() {
 #[test]
 fn stream_reader_buffer_grows_with_input_not_with_claims() {
     // A string claiming ~1.5 TB, fed through the streaming reader.
-    let data = Rdb::new(11).byte(0xfe).len(0).byte(0).str(b"k").len(1_500_000_000_000).raw(&[b'x'; 1000]).0;
+    let data = Rdb::new(11)
+        .byte(0xfe)
+        .len(0)
+        .byte(0)
+        .str(b"k")
+        .len(1_500_000_000_000)
+        .raw(&[b'x'; 1000])
+        .0;
     let (r, bytes) = allocated_by(|| verify_reader("claim", Trickle(&data, 4096)));
     assert_eq!(r.status, Status::Truncated);
-    assert!(bytes < 4 << 20, "{bytes} heap bytes for a {}-byte stream", data.len());
+    assert!(
+        bytes < 4 << 20,
+        "{bytes} heap bytes for a {}-byte stream",
+        data.len()
+    );
 }
 
 #[test]
@@ -509,7 +520,10 @@ fn huge_compressed_set_members_are_compared_without_holding_them() {
     let distinct = lzf_str(lzf_str(Rdb::new(9).byte(2).str(b"s").len(2), &m1), &m2).finish();
     let (r, bytes) = allocated_by(|| verify_bytes("distinct", &distinct));
     assert!(r.is_ok(), "{}", r.human_line());
-    assert!(bytes < 1 << 20, "{bytes} heap bytes to compare two 8 MiB members");
+    assert!(
+        bytes < 1 << 20,
+        "{bytes} heap bytes to compare two 8 MiB members"
+    );
     let dup = lzf_str(lzf_str(Rdb::new(9).byte(2).str(b"s").len(2), &m1), &m1).finish();
     let r = verify_bytes("dup", &dup);
     assert_eq!(r.status, Status::Corrupt, "{}", r.human_line());
@@ -532,7 +546,12 @@ impl Read for Counted<'_> {
 fn stream_reader_reads_in_big_chunks() {
     // 300 sets of 2000 members (~5 MB): records straddle every buffer boundary; and
     // one set of 300,000 members (~4.5 MB), bigger than any initial buffer.
-    let mut r = Rdb::new(9).byte(0xfe).len(0).byte(2).str(b"huge").len(300_000);
+    let mut r = Rdb::new(9)
+        .byte(0xfe)
+        .len(0)
+        .byte(2)
+        .str(b"huge")
+        .len(300_000);
     for m in 0..300_000 {
         r = r.str(format!("member-{m:07}").as_bytes());
     }
@@ -547,5 +566,10 @@ fn stream_reader_reads_in_big_chunks() {
     let report = verify_reader("big", Counted(&data, calls.clone()));
     assert!(report.is_ok(), "{}", report.human_line());
     let max = data.len() / (64 * 1024) + 10;
-    assert!(calls.get() <= max, "{} read calls for {} bytes (at most {max} expected)", calls.get(), data.len());
+    assert!(
+        calls.get() <= max,
+        "{} read calls for {} bytes (at most {max} expected)",
+        calls.get(),
+        data.len()
+    );
 }
