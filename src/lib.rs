@@ -4,10 +4,13 @@
 //! * Read records zero-copy from a slice or mmap: [`rdb::RdbReader`].
 //! * Stream records from any `Read`: [`rdb::RdbStream`].
 //! * Walk a collection's elements from its encoded bytes: [`rdb::items::for_each`].
+//! * Read an AOF's commands: [`aof::RespReader`]; its manifest: [`aof::manifest`].
 //!
-//! Layers (dependencies point down only): `error`, `source` → `rdb` → `verify` → `cli`.
+//! Layers (dependencies point down only): `error`, `source` → `rdb` → `verify` ⇄ `aof` → `cli`
+//! (`aof` checks an RDB preamble with `verify`; `verify` dispatches AOF inputs to `aof`).
 #![deny(unsafe_code)]
 
+pub mod aof;
 pub mod cli;
 pub mod error;
 pub mod rdb;

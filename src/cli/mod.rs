@@ -24,7 +24,7 @@ pub mod exit {
 #[command(
     name = "rdbkit",
     version,
-    about = "Reads Redis and Valkey persistence files (RDB) offline."
+    about = "Reads Redis and Valkey persistence files (RDB, AOF) offline."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -33,12 +33,123 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Prove that RDB files are whole: header, every record and inner encoding, CRC-64.
+    /// Prove that RDB and AOF files are whole: RDB records and CRC-64, AOF RESP commands,
+    /// MULTI/EXEC and multi-part manifests (PATH may be an appendonlydir).
     ///
     /// Prints one line per file (or one JSON object per line with --json).
     /// Exit status: 0 when every file is ok, 1 when any file is truncated, corrupt,
     /// unsupported or fails its checksum, 2 for usage errors and unreadable files.
     Verify(VerifyArgs),
+    /// Append-only files: repair.
+    #[command(subcommand)]
+    Aof(AofCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AofCommand {
+    /// Write a loadable copy of an AOF cut at its last complete command (or at --until).
+    ///
+    /// PATH is an AOF file, an appendonlydir or its manifest; a multi-part AOF is written
+    /// as a new directory with its own manifest. The input is never modified.
+    /// Exit status: 0 repaired (or nothing to cut), 1 damaged in the middle (a cut cannot
+    /// make it loadable), 2 usage or I/O error.
+    Repair(RepairArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RepairArgs {
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+    /// Where to write the copy (must not exist, nor be inside the input).
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "OUT",
+        required_unless_present = "dry_run"
+    )]
+    pub output: Option<PathBuf>,
+    /// Point-in-time recovery: cut before the first #TS annotation later than this
+    /// (Unix seconds or RFC 3339, e.g. 2026-11-25T01:00:00Z).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub until: Option<i64>,
+    /// Print what would be cut; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Unix seconds, or RFC 3339 (`YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)`).
+pub fn parse_time(s: &str) -> Result<i64, String> {
+    if let Ok(t) = s.parse::<i64>() {
+        return Ok(t);
+    }
+    let bad = || format!("{s:?} is neither Unix seconds nor RFC 3339 (2026-11-25T01:00:00Z)");
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return Err(bad());
+    }
+    let num = |r: std::ops::Range<usize>| -> Result<i64, String> {
+        s.get(r).and_then(|x| x.parse().ok()).ok_or_else(bad)
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return Err(bad());
+    }
+    let mut rest = &s[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        rest = frac.trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6 && (rest.starts_with('+') || rest.starts_with('-')) => {
+            let oh: i64 = rest[1..3].parse().map_err(|_| bad())?;
+            let om: i64 = rest[4..6].parse().map_err(|_| bad())?;
+            let o = oh * 3600 + om * 60;
+            if rest.starts_with('-') {
+                -o
+            } else {
+                o
+            }
+        }
+        _ => return Err(bad()),
+    };
+    // Days from civil (proleptic Gregorian).
+    let y2 = if mo <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146097 + doe - 719468;
+    Ok(days * 86400 + h * 3600 + mi * 60 + sec - offset)
+}
+
+fn run_repair(a: &RepairArgs) -> std::io::Result<u8> {
+    use crate::aof::repair::{repair, RepairError};
+    let out = a.output.clone().unwrap_or_default();
+    match repair(&a.path, &out, a.until, a.dry_run) {
+        Ok(cuts) => {
+            let verb = if a.dry_run { "would cut" } else { "cut" };
+            if cuts.is_empty() {
+                println!("{}: nothing to cut", a.path.display());
+            }
+            for c in &cuts {
+                println!("{verb} {}", c.describe());
+            }
+            if !a.dry_run {
+                println!("wrote {}", out.display());
+            }
+            Ok(exit::OK)
+        }
+        Err(RepairError::NotRepairable(m)) => {
+            eprintln!("rdbkit: cannot repair: {m}");
+            Ok(exit::NOT_OK)
+        }
+        Err(RepairError::Usage(m)) => {
+            eprintln!("rdbkit: {m}");
+            Ok(exit::ERROR)
+        }
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -148,6 +259,7 @@ pub fn main() -> ExitCode {
     };
     let result = match &cli.command {
         Command::Verify(a) => run_verify(a),
+        Command::Aof(AofCommand::Repair(a)) => run_repair(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

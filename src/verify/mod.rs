@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 
-pub use report::{Checksum, DbCounts, ErrorReport, Report, Status};
+pub use report::{format_unix, Checksum, DbCounts, ErrorReport, Report, Status};
 
 use crate::error::{display_key, Error, ErrorKind};
 use crate::rdb::record::{check_value, Record};
@@ -333,14 +333,39 @@ pub fn verify_path_with_progress(path: &Path, opts: &Options, progress: Progress
     if shown == "-" {
         return verify_reader("-", std::io::stdin().lock());
     }
+    if path.is_dir() {
+        return crate::aof::verify::verify_multipart(path, None).report;
+    }
     match crate::source::Source::open(path, opts.mmap) {
-        Ok(src) => verify_bytes_with_progress(&shown, src.bytes(), progress),
+        Ok(src) => {
+            let data = src.bytes();
+            match data.first() {
+                Some(b'#' | b'f') if crate::aof::verify::looks_like_manifest(data) => {
+                    crate::aof::verify::verify_multipart(path, None).report
+                }
+                Some(b'*' | b'#') => crate::aof::verify::verify_aof_bytes(&shown, data),
+                _ => {
+                    let r = verify_bytes_with_progress(&shown, data, progress);
+                    if has_resp_tail(&r, data) {
+                        crate::aof::verify::verify_aof_bytes(&shown, data)
+                    } else {
+                        r
+                    }
+                }
+            }
+        }
         Err(e) => {
             let mut t = Tally::new(&shown);
             t.unreadable(&e);
             t.finish()
         }
     }
+}
+
+/// True when an RDB is followed by RESP (an RDB-preamble AOF): a few other trailing bytes
+/// (a diskless EOF mark, a newline) keep the RDB verdict.
+fn has_resp_tail(r: &Report, data: &[u8]) -> bool {
+    r.trailing_bytes > 0 && matches!(data.get(r.parsed_bytes as usize), Some(b'*' | b'#'))
 }
 
 /// Per-db counts keyed by db number, in numeric order.

@@ -119,6 +119,9 @@ pub struct Report {
     pub warnings: Vec<String>,
     pub warnings_total: u64,
     pub error: Option<ErrorReport>,
+    /// AOF figures (`format` `aof` / `aof-multipart`); absent from plain RDB reports.
+    #[serde(flatten)]
+    pub aof: Option<crate::aof::verify::AofInfo>,
 }
 
 impl Report {
@@ -145,6 +148,7 @@ impl Report {
             warnings: Vec::new(),
             warnings_total: 0,
             error: None,
+            aof: None,
         }
     }
 
@@ -154,6 +158,9 @@ impl Report {
 
     /// One line for humans: verdict, version, producer, time, keys per db, checksum.
     pub fn human_line(&self) -> String {
+        if let Some(a) = &self.aof {
+            return crate::aof::verify::human_line(self, a);
+        }
         let mut s = format!("{}: {}", self.path, self.status.as_str());
         if let Some(v) = self.rdb_version {
             s += &format!(", RDB {v}");
@@ -221,7 +228,7 @@ impl Report {
     pub fn error_line(&self) -> Option<String> {
         let e = self.error.as_ref()?;
         let mut s = format!("rdbkit: {}: {}", self.path, e.text);
-        if self.status != Status::Unreadable {
+        if self.status != Status::Unreadable && self.aof.is_none() {
             s += &format!(
                 " ({} key{} complete before it)",
                 e.keys_before,
