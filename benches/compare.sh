@@ -76,7 +76,7 @@ need python3 "python3 is required"
 [ -x /usr/bin/time ] || { echo "compare.sh: /usr/bin/time missing: apt-get install -y time" >&2; exit 2; }
 [ -x "$BIN/$REF-check-rdb" ] || { echo "compare.sh: $BIN/$REF-check-rdb missing: run /work/shared/servers/install.sh $REF" >&2; exit 2; }
 HAVE_HYPERFINE=0
-command -v hyperfine >/dev/null 2>&1 && HAVE_HYPERFINE=1
+[ -z "${RDBKIT_BENCH_NO_HYPERFINE:-}" ] && command -v hyperfine >/dev/null 2>&1 && HAVE_HYPERFINE=1
 
 # ---------------------------------------------------------------- build
 DIRTY=$(git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null | wc -l)
@@ -85,7 +85,8 @@ if [ -z "$REV" ]; then
   if ! cargo build --release >"$WORK/build.log" 2>&1; then
     cat "$WORK/build.log" >&2; echo "compare.sh: cargo build --release failed" >&2; exit 1
   fi
-  GIT_DESC="working tree at $(git rev-parse --short HEAD 2>/dev/null || echo '?')$([ "$DIRTY" != 0 ] && echo " + $DIRTY uncommitted change(s) in src/Cargo")"
+  GIT_DESC="working tree at $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+  if [ "$DIRTY" != 0 ]; then GIT_DESC+=" + $DIRTY uncommitted change(s) in src/Cargo"; fi
 else
   # a clean export of one commit, built in its own target dir (no lock shared with others)
   SHA=$(git rev-parse --verify "$REV^{commit}") || { echo "compare.sh: no such commit: $REV" >&2; exit 2; }
