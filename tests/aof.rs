@@ -224,6 +224,10 @@ fn manifest_grammar() {
         vec![b"a".to_vec(), b"b c".to_vec(), b"d".to_vec()]
     );
     assert_eq!(split_args(b"\"open"), None);
+    // A NUL ends the line, as in the server's C string (fuzz: was an endless loop).
+    assert_eq!(split_args(b"a\0b c").unwrap(), vec![b"a".to_vec()]);
+    // Like sdssplitargs: \v is skipped between tokens but belongs to an unquoted one.
+    assert_eq!(split_args(b"\x0ba\x0bb").unwrap(), vec![b"a\x0bb".to_vec()]);
 
     let err = |t: &[u8]| Manifest::parse(t).unwrap_err();
     let e = err(b"file a seq 1 type b\nfile b seq 2 type b\n");
@@ -445,4 +449,135 @@ fn until_accepts_unix_seconds_and_rfc3339() {
     assert_eq!(parse_time("2023-11-14T23:13:20+01:00"), Ok(1700000000));
     assert_eq!(parse_time("2023-11-14T22:13:20.5Z"), Ok(1700000000));
     assert!(parse_time("yesterday").is_err());
+}
+
+/// A hand-made appendonlydir: RESP base, a history file, two INCRs, one unlisted file.
+fn multipart_dir(root: &std::path::Path) -> std::path::PathBuf {
+    let dir = root.join("appendonlydir");
+    std::fs::create_dir(&dir).unwrap();
+    let w = |n: &str, b: &[u8]| std::fs::write(dir.join(n), b).unwrap();
+    let mut base = b"#TS:1000\r\n".to_vec();
+    base.extend(resp(&["SET", "base", "1"]));
+    w("my aof.1.base.aof", &base);
+    w("my aof.1.incr.aof", &resp(&["SET", "old", "1"]));
+    let mut i2 = b"#TS:1001\r\n".to_vec();
+    i2.extend(resp(&["SET", "a", "1"]));
+    i2.extend(b"#TS:2000\r\n");
+    i2.extend(resp(&["SET", "b", "1"]));
+    w("my aof.2.incr.aof", &i2);
+    let mut i3 = b"#TS:3000\r\n".to_vec();
+    i3.extend(resp(&["SELECT", "3"]));
+    i3.extend(resp(&["SET", "c", "1"]));
+    w("my aof.3.incr.aof", &i3);
+    w("stray.aof", b"");
+    w(
+        "my aof.manifest",
+        b"file \"my aof.1.base.aof\" seq 1 type b\nfile \"my aof.1.incr.aof\" seq 1 type h\n\
+          file \"my aof.2.incr.aof\" seq 2 type i\nfile \"my aof.3.incr.aof\" seq 3 type i\n",
+    );
+    dir
+}
+
+#[test]
+fn multipart_chain_history_unlisted_missing_and_until() {
+    use rdbkit::aof::verify::verify_multipart;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = multipart_dir(tmp.path());
+    let r = verify_multipart(&dir, None).report;
+    assert_eq!(r.status, Status::Ok, "{:?}", r.error);
+    let a = r.aof.as_ref().unwrap();
+    let parts = a.parts.as_ref().unwrap();
+    assert_eq!(parts.len(), 4);
+    assert_eq!((parts[1].kind, parts[1].loaded), ("history", false));
+    assert_eq!(parts[1].commands, 0);
+    assert_eq!(a.commands, 5);
+    assert_eq!((a.first_ts, a.last_ts), (Some(1000), Some(3000)));
+    assert_eq!(
+        a.unlisted_files.as_deref(),
+        Some(&["stray.aof".to_string()][..])
+    );
+    assert!(r.dbs.contains_key("3"));
+    // JSON through the binary, via the manifest path
+    let m = dir.join("my aof.manifest");
+    let out = rdbkit(&["verify", "--json", m.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["format"], "aof-multipart");
+    assert_eq!(v["parts"][2]["type"], "incr");
+    assert_eq!(out.status.code(), Some(0));
+
+    // Point in time inside the second INCR: the third is left out, the manifest rewritten.
+    let out_dir = tmp.path().join("pit");
+    let o = rdbkit(&[
+        "aof",
+        "repair",
+        dir.to_str().unwrap(),
+        "-o",
+        out_dir.to_str().unwrap(),
+        "--until",
+        "1500",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("my aof.3.incr.aof: left out"), "{text}");
+    let r2 = verify_multipart(&out_dir, None).report;
+    assert_eq!(r2.status, Status::Ok, "{:?}", r2.error);
+    assert_eq!(r2.aof.as_ref().unwrap().commands, 2);
+    let manifest = std::fs::read_to_string(out_dir.join("my aof.manifest")).unwrap();
+    assert_eq!(
+        manifest,
+        "file \"my aof.1.base.aof\" seq 1 type b\nfile \"my aof.2.incr.aof\" seq 2 type i\n"
+    );
+    // Never into the input directory.
+    let inside = dir.join("out");
+    let o = rdbkit(&[
+        "aof",
+        "repair",
+        dir.to_str().unwrap(),
+        "-o",
+        inside.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!inside.exists());
+
+    // A truncated INCR that is not the last one: the server refuses; so do we.
+    let i2 = dir.join("my aof.2.incr.aof");
+    let full = std::fs::read(&i2).unwrap();
+    std::fs::write(&i2, &full[..full.len() - 3]).unwrap();
+    let r = verify_multipart(&dir, None).report;
+    assert_eq!(r.status, Status::Corrupt);
+    assert!(r.error.as_ref().unwrap().text.contains("not the last file"));
+    let o = rdbkit(&[
+        "aof",
+        "repair",
+        dir.to_str().unwrap(),
+        "-o",
+        tmp.path().join("x").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    std::fs::write(&i2, &full).unwrap();
+
+    // A listed file missing: corrupt, exit 1.
+    std::fs::remove_file(dir.join("my aof.3.incr.aof")).unwrap();
+    let out = rdbkit(&["verify", "--json", dir.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"], "corrupt");
+    assert_eq!(v["parts"][3]["status"], "unreadable");
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn preamble_checksum_mismatch() {
+    let rdb = crate::support::testdata("sample-redis-7.2.rdb");
+    require!(rdb.exists(), "testdata sample missing");
+    let mut data = std::fs::read(&rdb).unwrap();
+    let n = data.len();
+    data[n - 1] ^= 0xff;
+    data.extend(resp(&["SET", "k", "v"]));
+    let fc = check_file(&data, None);
+    assert_eq!(fc.status, Status::ChecksumMismatch);
 }

@@ -228,6 +228,8 @@ fn trim(s: &[u8]) -> &[u8] {
 /// (`\n \r \t \b \a \xHH`, other `\c` = `c`) and `'...'` (only `\'`) quote them; a closing
 /// quote must be followed by a blank or the end. `None` for unbalanced quotes.
 pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    // The server splits a C string: a NUL byte ends the line.
+    let line = &line[..line.iter().position(|&b| b == 0).unwrap_or(line.len())];
     let mut out = Vec::new();
     let mut p = 0;
     let is_space = |b: u8| matches!(b, b' ' | b'\n' | b'\r' | b'\t' | 0x0b | 0x0c);
@@ -291,7 +293,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                 }
             } else {
                 match c {
-                    None | Some(b' ' | b'\n' | b'\r' | b'\t' | 0) => break,
+                    None | Some(b' ' | b'\n' | b'\r' | b'\t') => break,
                     Some(b'"') => inq = true,
                     Some(b'\'') => insq = true,
                     Some(o) => cur.push(o),
