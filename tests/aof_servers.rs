@@ -87,6 +87,25 @@ fn load(name: &str, dir: &Path) -> Vec<(u8, Vec<u8>, Vec<u8>)> {
     keyspace(&mut s)
 }
 
+/// Strings with CRLF inside, a SELECT, a transaction and an MSET, keys prefixed `tag:`.
+fn batch(s: &mut Server, tag: &str) {
+    for i in 0..20 {
+        s.oks(&[
+            "SET",
+            &format!("{tag}:{i}"),
+            &format!("value {i} of {tag}\r\nwith CRLF"),
+        ]);
+    }
+    s.oks(&["SELECT", "1"]);
+    s.oks(&["SET", &format!("{tag}:db1"), "x"]);
+    s.oks(&["MULTI"]);
+    s.cmds(&["SET", &format!("{tag}:tx"), "1"]);
+    s.cmds(&["INCR", &format!("{tag}:tx")]);
+    s.oks(&["EXEC"]);
+    s.oks(&["SELECT", "0"]);
+    s.oks(&["MSET", &format!("{tag}:m1"), "a", &format!("{tag}:m2"), "b"]);
+}
+
 /// Writes a workload, rewrites once, writes more; returns a copy of the appendonlydir
 /// and the server time between the last two batches.
 fn workload(name: &str, preamble: bool, tmp: &Path) -> (PathBuf, i64) {
@@ -105,23 +124,6 @@ fn workload(name: &str, preamble: bool, tmp: &Path) -> (PathBuf, i64) {
         ],
     )
     .unwrap();
-    let batch = |s: &mut Server, tag: &str| {
-        for i in 0..20 {
-            s.oks(&[
-                "SET",
-                &format!("{tag}:{i}"),
-                &format!("value {i} of {tag}\r\nwith CRLF"),
-            ]);
-        }
-        s.oks(&["SELECT", "1"]);
-        s.oks(&["SET", &format!("{tag}:db1"), "x"]);
-        s.oks(&["MULTI"]);
-        s.cmds(&["SET", &format!("{tag}:tx"), "1"]);
-        s.cmds(&["INCR", &format!("{tag}:tx")]);
-        s.oks(&["EXEC"]);
-        s.oks(&["SELECT", "0"]);
-        s.oks(&["MSET", &format!("{tag}:m1"), "a", &format!("{tag}:m2"), "b"]);
-    };
     batch(&mut s, "before");
     s.oks(&["BGREWRITEAOF"]);
     wait_rewrite(&mut s);
@@ -286,4 +288,101 @@ fn redis_8_0_multipart_round_trip() {
 #[test]
 fn valkey_9_1_multipart_round_trip() {
     run("valkey-9.1.2", false);
+}
+
+/// Redis 6.2 writes one file: RESP, or after a rewrite an RDB preamble and a RESP tail.
+/// `rdbkit verify` must match its `redis-check-aof` (ok_up_to and line) on every cut of
+/// the RESP part, and a repaired copy must load like the server's own truncation.
+fn single_file(name: &str, preamble: bool) {
+    let tmp = tempfile::tempdir().unwrap();
+    let pre = if preamble { "yes" } else { "no" };
+    let mut s = Server::start(
+        name,
+        &[
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--aof-use-rdb-preamble",
+            pre,
+        ],
+    )
+    .unwrap();
+    batch(&mut s, "before");
+    s.oks(&["BGREWRITEAOF"]);
+    wait_rewrite(&mut s);
+    batch(&mut s, "after");
+    let aof = tmp.path().join("orig.aof");
+    std::fs::copy(s.dir.join("appendonly.aof"), &aof).unwrap();
+    drop(s);
+    let bytes = std::fs::read(&aof).unwrap();
+
+    let out = rdbkit(&["verify", "--json", aof.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["format"].as_str(), v["status"].as_str()),
+        (Some("aof"), Some("ok")),
+        "{v}"
+    );
+    assert_eq!(v["preamble"].is_null(), !preamble, "{v}");
+    let resp_start = v["preamble"]["bytes"].as_u64().unwrap_or(0) as usize;
+    let (code, ok, text) = check_aof(name, &aof);
+    assert_eq!((code, ok), (0, Some(bytes.len() as u64)), "{text}");
+    assert!(
+        text.contains(&format!("ok_up_to_line={}", v["ok_up_to_line"])),
+        "{text}"
+    );
+
+    let cut_path = tmp.path().join("cut.aof");
+    let mut cuts: Vec<usize> = (resp_start + 1..bytes.len()).step_by(5).collect();
+    cuts.extend(bytes.len().saturating_sub(100)..bytes.len());
+    for &cut in &cuts {
+        std::fs::write(&cut_path, &bytes[..cut]).unwrap();
+        let r = rdbkit::aof::verify::verify_aof_bytes("cut", &bytes[..cut]);
+        let ours = r.aof.as_ref().unwrap().ok_up_to;
+        let (_, theirs, text) = check_aof(name, &cut_path);
+        assert_eq!(Some(ours), theirs, "{name}: cut at {cut}: {text}");
+    }
+    eprintln!(
+        "{name} single file preamble={preamble}: ok_up_to agrees with check-aof on {} cuts",
+        cuts.len()
+    );
+
+    let cut = bytes.len() - 5;
+    let damaged = tmp.path().join("damaged").join("appendonly.aof");
+    std::fs::create_dir(damaged.parent().unwrap()).unwrap();
+    std::fs::write(&damaged, &bytes[..cut]).unwrap();
+    let fixed = tmp.path().join("fixed").join("appendonly.aof");
+    std::fs::create_dir(fixed.parent().unwrap()).unwrap();
+    let r = rdbkit(&[
+        "aof",
+        "repair",
+        damaged.to_str().unwrap(),
+        "-o",
+        fixed.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let load_file = |p: &Path| {
+        let dir = p.parent().unwrap().to_str().unwrap();
+        let mut s = Server::start(name, &["--appendonly", "yes", "--dir", dir]).unwrap();
+        keyspace(&mut s)
+    };
+    let got = load_file(&fixed);
+    assert_eq!(got, load_file(&damaged), "{name}");
+    assert!(got.iter().any(|(_, k, _)| k == b"after:tx"));
+    assert!(!got.iter().any(|(_, k, _)| k == b"after:m2"));
+}
+
+#[test]
+fn redis_6_2_single_file_aof() {
+    let name = "redis-6.2.14";
+    let have = installed().iter().any(|n| n == name) && check_aof_bin(name).exists();
+    require!(have, "{name} is not installed");
+    single_file(name, true);
+    single_file(name, false);
 }
