@@ -310,6 +310,11 @@ pub fn verify_multipart(path: &Path, until: Option<i64>) -> MultiCheck {
     let mut parts = Vec::new();
     let mut checks = Vec::new();
     let loaded: Vec<_> = manifest.loaded().cloned().collect();
+    if manifest.base().is_none() && !loaded.is_empty() {
+        r.warnings_total += 1;
+        r.warnings
+            .push("the manifest lists no BASE file: only INCR files are loaded".into());
+    }
     if loaded.is_empty() {
         let e = Error::corrupt(
             0,

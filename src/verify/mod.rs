@@ -331,7 +331,21 @@ pub fn verify_path(path: &Path, opts: &Options) -> Report {
 pub fn verify_path_with_progress(path: &Path, opts: &Options, progress: Progress<'_>) -> Report {
     let shown = path.display().to_string();
     if shown == "-" {
-        return verify_reader("-", std::io::stdin().lock());
+        use std::io::BufRead;
+        let mut stdin = std::io::stdin().lock();
+        // A RESP AOF on stdin is read whole (its checks need the bytes after a cut).
+        if let Ok([b'*' | b'#', ..]) = stdin.fill_buf() {
+            let mut data = Vec::new();
+            return match stdin.read_to_end(&mut data) {
+                Ok(_) => crate::aof::verify::verify_aof_bytes("-", &data),
+                Err(e) => {
+                    let mut t = Tally::new("-");
+                    t.unreadable(&e);
+                    t.finish()
+                }
+            };
+        }
+        return verify_reader("-", stdin);
     }
     if path.is_dir() {
         return crate::aof::verify::verify_multipart(path, None).report;
