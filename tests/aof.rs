@@ -442,6 +442,43 @@ fn repair_single_file_and_until() {
 }
 
 #[test]
+fn until_cut_never_splits_a_transaction() {
+    let mut data = resp(&["SET", "a", "1"]);
+    let multi_at = data.len() as u64;
+    data.extend(resp(&["MULTI"]));
+    data.extend_from_slice(b"#TS:500\r\n");
+    data.extend(resp(&["SET", "b", "1"]));
+    data.extend(resp(&["EXEC"]));
+    let out = check_resp(&data, 0, Some(100));
+    assert_eq!(out.until_cut, Some(multi_at));
+    assert_eq!(out.end, End::Clean);
+    // A missing -o is a usage error unless --dry-run.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("a.aof");
+    std::fs::write(&p, &data).unwrap();
+    assert_eq!(
+        rdbkit(&["aof", "repair", p.to_str().unwrap()])
+            .status
+            .code(),
+        Some(2)
+    );
+    let dry = rdbkit(&[
+        "aof",
+        "repair",
+        "--dry-run",
+        "--until",
+        "100",
+        p.to_str().unwrap(),
+    ]);
+    assert_eq!(dry.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        text.contains(&format!("-> {multi_at} bytes")) && text.contains("3 complete commands"),
+        "{text}"
+    );
+}
+
+#[test]
 fn until_accepts_unix_seconds_and_rfc3339() {
     use rdbkit::cli::parse_time;
     assert_eq!(parse_time("1700000000"), Ok(1700000000));

@@ -125,7 +125,7 @@ impl<'a> RespReader<'a> {
         let window = &rest[..rest.len().min(MAX_LINE)];
         let (text, len) = match window.iter().position(|&b| b == b'\n') {
             Some(nl) => (&window[..nl], nl + 1),
-            None if rest.len() <= MAX_LINE - 1 => (rest, rest.len()),
+            None if rest.len() < MAX_LINE => (rest, rest.len()),
             None => {
                 return Err(Error::corrupt(
                     start as u64,
