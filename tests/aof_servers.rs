@@ -254,6 +254,27 @@ fn round_trip(name: &str, preamble: bool) {
         !got.iter().any(|(_, k, _)| k.starts_with(b"late:")),
         "{name}"
     );
+    // The same cut as `redis-check-aof --truncate-to-timestamp` (which cuts in place: a copy).
+    if comparable {
+        let ttt = tmp.path().join("ttt");
+        copy_dir(&dir, &ttt);
+        let out = Command::new(check_aof_bin(name))
+            .arg("--truncate-to-timestamp")
+            .arg(t_mid.to_string())
+            .arg(ttt.join(manifest.file_name().unwrap()))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert_eq!(
+            std::fs::read(ttt.join(&name_of_incr)).unwrap(),
+            std::fs::read(pit.join(&name_of_incr)).unwrap(),
+            "{name}: --until differs from --truncate-to-timestamp"
+        );
+    }
     // The intact input was not touched.
     assert_eq!(std::fs::read(&incr).unwrap(), bytes);
 }
