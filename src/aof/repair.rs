@@ -4,12 +4,13 @@
 //! file (single-file AOF) or a new directory with its own manifest (multi-part).
 
 use std::fs::OpenOptions;
-use std::io::Write;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::manifest::{Manifest, PartType};
 use super::verify::{check_file, looks_like_manifest, verify_multipart, FileCheck};
 use super::{Item, RespReader};
+use crate::source::Source;
 use crate::verify::Status;
 
 /// Why a repair did not happen.
@@ -151,15 +152,16 @@ fn check_output(input_dir: &Path, out: &Path) -> Result<(), RepairError> {
     Ok(())
 }
 
-fn write_new(path: &Path, bytes: &[u8]) -> Result<(), RepairError> {
+/// Writes a new file (never replacing one) from a reader, synced before returning.
+fn write_new(path: &Path, mut from: impl Read) -> Result<(), RepairError> {
+    let err = |e: std::io::Error| RepairError::Usage(format!("{}: {e}", path.display()));
     let mut f = OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(path)
-        .map_err(|e| RepairError::Usage(format!("{}: {e}", path.display())))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .map_err(|e| RepairError::Usage(format!("{}: {e}", path.display())))
+        .map_err(err)?;
+    std::io::copy(&mut from, &mut f).map_err(err)?;
+    f.sync_all().map_err(err)
 }
 
 /// Repairs `input` (an AOF file, an appendonlydir or its manifest) into `out`. Returns
@@ -178,7 +180,7 @@ pub fn repair(
     if multipart {
         return repair_multipart(input, out, until, dry_run);
     }
-    let src = crate::source::Source::open(input, true).map_err(io)?;
+    let src = Source::open(input, true).map_err(io)?;
     let data = src.bytes();
     let fc = check_file(data, until);
     let name = input.display().to_string();
@@ -231,8 +233,14 @@ fn repair_multipart(
     for (i, (entry, fc)) in loaded.iter().enumerate() {
         let path = mc.layout.dir.join(&entry.file);
         if stop {
-            let data = std::fs::read(&path).unwrap_or_default();
-            cuts.push(removed(&entry.file, &data, 0, true));
+            // Left out anyway: a missing one is reported with 0 bytes, not an error.
+            let src = Source::open(&path, true).ok();
+            cuts.push(removed(
+                &entry.file,
+                src.as_ref().map_or(&[], |s| s.bytes()),
+                0,
+                true,
+            ));
             continue;
         }
         let Some(fc) = fc else {
@@ -244,8 +252,8 @@ fn repair_multipart(
         let last = i + 1 == loaded.len();
         let cut = cut_point(&entry.file, fc, last).map_err(RepairError::NotRepairable)?;
         if let Some(c) = cut {
-            let data = std::fs::read(&path).map_err(|e| RepairError::Usage(e.to_string()))?;
-            cuts.push(removed(&entry.file, &data, c, false));
+            let src = Source::open(&path, true).map_err(|e| RepairError::Usage(e.to_string()))?;
+            cuts.push(removed(&entry.file, src.bytes(), c, false));
             if fc.resp.until_cut.is_some() {
                 stop = true;
             }
@@ -259,10 +267,10 @@ fn repair_multipart(
     check_output(&mc.layout.dir, out)?;
     std::fs::create_dir(out).map_err(|e| RepairError::Usage(format!("{}: {e}", out.display())))?;
     for (from, name, cut) in &plan {
-        let data = std::fs::read(from)
+        // Copied through a small buffer: parts can be gigabytes.
+        let file = std::fs::File::open(from)
             .map_err(|e| RepairError::Usage(format!("{}: {e}", from.display())))?;
-        let keep = cut.map_or(data.len(), |c| c as usize);
-        write_new(&out.join(name), &data[..keep])?;
+        write_new(&out.join(name), file.take(cut.unwrap_or(u64::MAX)))?;
     }
     let manifest_name = mc
         .layout
