@@ -347,6 +347,15 @@ fn corpus_multipart_dirs_through_the_binary() {
         assert_eq!(v["status"], status, "{p}: {v}");
         assert_eq!(out.status.code(), Some(code), "{p}");
         assert_eq!(v["parts"][0]["type"], "base", "{p}");
+        if v["parts"][0]["file"]
+            .as_str()
+            .is_some_and(|f| f.ends_with(".rdb"))
+        {
+            assert!(
+                v["aux"].as_object().is_some_and(|a| !a.is_empty()),
+                "{p}: base AUX"
+            );
+        }
     }
 }
 

@@ -395,6 +395,7 @@ pub fn verify_multipart(path: &Path, until: Option<i64>) -> MultiCheck {
                 r.producer = rdb.producer.clone();
                 r.ctime = rdb.ctime;
                 r.checksum = rdb.checksum.clone();
+                r.aux = rdb.aux.clone();
             }
         }
         total.merge(s);
