@@ -89,12 +89,20 @@ pub enum Depth {
     Full,
 }
 
+/// Collections up to this many members are checked with a hash table, larger ones by
+/// sorting (which needs no memory beyond the 8-byte fingerprints).
+const TABLE_MAX_MEMBERS: usize = 1 << 20;
+
 /// Options and reusable state for reading values.
 pub struct Checker {
     pub depth: Depth,
     /// Whether the value being read gets deep checks (set from `depth` per value).
     pub(crate) deep: bool,
     pub(crate) prints: Vec<u64>,
+    /// Open-addressing table for `maybe_duplicates` (reused between keys).
+    table: Vec<u64>,
+    /// Fingerprints found more than once in the current collection.
+    repeated: Vec<u64>,
     pub(crate) buf: Vec<u8>,
     pub(crate) buf2: Vec<u8>,
     pub(crate) ids: HashSet<u128>,
@@ -120,6 +128,8 @@ impl Checker {
             depth,
             deep: depth == Depth::Full,
             prints: Vec::new(),
+            table: Vec::new(),
+            repeated: Vec::new(),
             buf: Vec::new(),
             buf2: Vec::new(),
             ids: HashSet::new(),
@@ -149,20 +159,57 @@ impl Checker {
         self.prints.push(print);
     }
 
-    /// Whether two members of the current collection may be equal.
+    /// Whether two members of the current collection may be equal. Small and medium
+    /// collections go through an open-addressing table (linear in the member count);
+    /// huge ones are sorted, which needs no memory beyond the fingerprints.
     pub(crate) fn maybe_duplicates(&mut self) -> bool {
-        self.prints.sort_unstable();
-        self.prints.windows(2).any(|w| w[0] == w[1])
+        self.repeated.clear();
+        let n = self.prints.len();
+        if n < 2 {
+            return false;
+        }
+        if n > TABLE_MAX_MEMBERS {
+            self.prints.sort_unstable();
+            for w in self.prints.windows(2) {
+                if w[0] == w[1] && self.repeated.last() != Some(&w[0].max(1)) {
+                    self.repeated.push(w[0].max(1));
+                }
+            }
+        } else {
+            let size = (2 * n).next_power_of_two().max(16);
+            let mask = size - 1;
+            self.table.clear();
+            self.table.resize(size, 0);
+            for &p in &self.prints {
+                // 0 marks an empty slot; a zero fingerprint takes another value (a
+                // false suspicion at worst, settled by the exact re-check).
+                let p = p.max(1);
+                let mut i = (p as usize) & mask;
+                loop {
+                    match self.table[i] {
+                        0 => {
+                            self.table[i] = p;
+                            break;
+                        }
+                        q if q == p => {
+                            self.repeated.push(p);
+                            break;
+                        }
+                        _ => i = (i + 1) & mask,
+                    }
+                }
+            }
+            if self.table.capacity() > 4 * TABLE_MAX_MEMBERS {
+                self.table = Vec::new();
+            }
+        }
+        !self.repeated.is_empty()
     }
 
     /// The fingerprints seen more than once (sorted), after `maybe_duplicates`.
     pub(crate) fn repeated(&self) -> Vec<u64> {
-        let mut r: Vec<u64> = self
-            .prints
-            .windows(2)
-            .filter(|w| w[0] == w[1])
-            .map(|w| w[0])
-            .collect();
+        let mut r = self.repeated.clone();
+        r.sort_unstable();
         r.dedup();
         r
     }
@@ -181,7 +228,8 @@ pub(crate) fn has_exact_duplicate(
 ) -> bool {
     let mut suspects = HashSet::new();
     for m in members {
-        if repeated.binary_search(&fingerprint(&m)).is_ok() && !suspects.insert(m) {
+        // `.max(1)`: how `maybe_duplicates` records a zero fingerprint.
+        if repeated.binary_search(&fingerprint(&m).max(1)).is_ok() && !suspects.insert(m) {
             return true;
         }
     }
@@ -200,6 +248,26 @@ mod tests {
             f.update(&data[..split]);
             f.update(&data[split..]);
             assert_eq!(f.finish(), fingerprint(&data), "split at {split}");
+        }
+    }
+
+    #[test]
+    fn table_and_sort_paths_agree() {
+        for n in [3usize, 1000, TABLE_MAX_MEMBERS + 5] {
+            let mut c = Checker::default();
+            c.start_unique(n as u64);
+            for i in 0..n {
+                c.add_member(&(i as u64).to_le_bytes());
+            }
+            assert!(!c.maybe_duplicates(), "n={n}");
+            c.add_member(&7u64.to_le_bytes());
+            c.add_member(&7u64.to_le_bytes());
+            assert!(c.maybe_duplicates(), "n={n}");
+            assert_eq!(
+                c.repeated(),
+                vec![fingerprint(&7u64.to_le_bytes()).max(1)],
+                "n={n}"
+            );
         }
     }
 
