@@ -154,15 +154,15 @@ impl<R: Read> RdbStream<R> {
                         break;
                     }
                 }
-                Err(e) if e.is_truncated() && !self.exhausted => {
-                    let crate::error::ErrorKind::Truncated { needed } = *e.kind() else {
-                        unreachable!()
+                Err(e) if !self.exhausted && e.is_truncated() => {
+                    // Truncation is reported at the end of the buffered bytes, so the
+                    // bytes still needed are exactly what is missing (possibly absurd:
+                    // `fill` bounds each step by what has actually arrived).
+                    let needed = match *e.kind() {
+                        crate::error::ErrorKind::Truncated { needed } => needed,
+                        _ => 1,
                     };
-                    // Truncation is reported at the end of the buffered bytes, so
-                    // `needed` is exactly what is missing (and may be absurd: `fill`
-                    // bounds each step).
-                    let missing = needed;
-                    self.fill(usize::try_from(missing).unwrap_or(usize::MAX / 2).max(1))?;
+                    self.fill(usize::try_from(needed).unwrap_or(usize::MAX / 2).max(1))?;
                 }
                 Err(e) => {
                     return Err(e
