@@ -15,6 +15,7 @@ pub mod cli;
 pub mod error;
 pub mod rdb;
 pub mod source;
+pub mod time;
 pub mod verify;
 
 pub use error::{Error, ErrorKind, Result};

@@ -618,22 +618,8 @@ fn multipart_chain_history_unlisted_missing_and_until() {
 
 #[test]
 fn resp_aof_on_stdin() {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
     let (data, _) = sample();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rdbkit"))
-        .args(["verify", "--json", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&data[..data.len() - 2])
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = crate::support::rdbkit_stdin(&["verify", "--json", "-"], &data[..data.len() - 2]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         (v["format"].as_str(), v["status"].as_str()),

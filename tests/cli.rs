@@ -1,8 +1,5 @@
 //! The real binary: verdict lines, JSON shape, exit statuses, stdin.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use crate::support::{rdbkit, testdata};
 
 fn sample() -> String {
@@ -129,14 +126,7 @@ fn unreadable_file_and_usage_errors_exit_2() {
 #[test]
 fn stdin_is_streamed() {
     let data = std::fs::read(sample()).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rdbkit"))
-        .args(["verify", "--json", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(&data).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = crate::support::rdbkit_stdin(&["verify", "--json", "-"], &data);
     assert_eq!(out.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["path"], "-");

@@ -869,34 +869,7 @@ fn librdb_stream(m: &J) -> Result<GStream, String> {
 
 /// `2022-12-25T18:11:12.573+08:00` (Go's RFC 3339 with the writer's zone) → Unix ms.
 fn rfc3339_ms(t: &str) -> Option<i64> {
-    let num = |a: usize, b: usize| t.get(a..b).and_then(|x| x.parse::<i64>().ok());
-    let (y, mo, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
-    let (h, mi, sec) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
-    let mut rest = t.get(19..)?;
-    let mut ms = 0i64;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits: String = frac.chars().take_while(char::is_ascii_digit).collect();
-        rest = &frac[digits.len()..];
-        ms = format!("{digits:0<3}")[..3].parse().ok()?;
-    }
-    let offset_s = match rest {
-        "Z" => 0,
-        _ => {
-            let sign = if rest.starts_with('-') { -1 } else { 1 };
-            let oh: i64 = rest.get(1..3)?.parse().ok()?;
-            let om: i64 = rest.get(4..6)?.parse().ok()?;
-            sign * (oh * 3600 + om * 60)
-        }
-    };
-    // Days from civil (proleptic Gregorian).
-    let y2 = if mo <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146097 + doe - 719468;
-    Some((days * 86400 + h * 3600 + mi * 60 + sec - offset_s) * 1000 + ms)
+    rdbkit::time::parse_rfc3339_ms(t)
 }
 
 fn parse_hdt3213(text: &str) -> Result<Golden, String> {

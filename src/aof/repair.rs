@@ -63,8 +63,8 @@ impl Cut {
         if let (Some(a), Some(b)) = (self.first_ts, self.last_ts) {
             s += &format!(
                 ", #TS {} .. {}",
-                crate::verify::format_unix(a),
-                crate::verify::format_unix(b)
+                crate::time::format_unix(a),
+                crate::time::format_unix(b)
             );
         }
         s + ")"

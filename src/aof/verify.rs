@@ -498,8 +498,8 @@ pub fn human_line(r: &Report, a: &AofInfo) -> String {
     if let (Some(f), Some(l)) = (a.first_ts, a.last_ts) {
         s += &format!(
             ", {} .. {}",
-            crate::verify::format_unix(f),
-            crate::verify::format_unix(l)
+            crate::time::format_unix(f),
+            crate::time::format_unix(l)
         );
     }
     let file = a

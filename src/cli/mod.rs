@@ -82,46 +82,9 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
     if let Ok(t) = s.parse::<i64>() {
         return Ok(t);
     }
-    let bad = || format!("{s:?} is neither Unix seconds nor RFC 3339 (2026-11-25T01:00:00Z)");
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return Err(bad());
-    }
-    let num = |r: std::ops::Range<usize>| -> Result<i64, String> {
-        s.get(r).and_then(|x| x.parse().ok()).ok_or_else(bad)
-    };
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
-        return Err(bad());
-    }
-    let mut rest = &s[19..];
-    if let Some(frac) = rest.strip_prefix('.') {
-        rest = frac.trim_start_matches(|c: char| c.is_ascii_digit());
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ if rest.len() == 6 && (rest.starts_with('+') || rest.starts_with('-')) => {
-            let oh: i64 = rest[1..3].parse().map_err(|_| bad())?;
-            let om: i64 = rest[4..6].parse().map_err(|_| bad())?;
-            let o = oh * 3600 + om * 60;
-            if rest.starts_with('-') {
-                -o
-            } else {
-                o
-            }
-        }
-        _ => return Err(bad()),
-    };
-    // Days from civil (proleptic Gregorian).
-    let y2 = if mo <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146097 + doe - 719468;
-    Ok(days * 86400 + h * 3600 + mi * 60 + sec - offset)
+    crate::time::parse_rfc3339_ms(s)
+        .map(|ms| ms.div_euclid(1000))
+        .ok_or_else(|| format!("{s:?} is neither Unix seconds nor RFC 3339 (2026-11-25T01:00:00Z)"))
 }
 
 fn run_repair(a: &RepairArgs) -> std::io::Result<u8> {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 
-pub use report::{format_unix, Checksum, DbCounts, ErrorReport, Report, Status};
+pub use report::{Checksum, DbCounts, ErrorReport, Report, Status};
 
 use crate::error::{display_key, Error, ErrorKind};
 use crate::rdb::record::{check_value, Record};

@@ -172,7 +172,7 @@ impl Report {
             s += &format!(", {p}");
         }
         if let Some(t) = self.ctime {
-            s += &format!(", created {}", format_unix(t));
+            s += &format!(", created {}", crate::time::format_unix(t));
         }
         if self.error.is_none() || self.keys > 0 {
             s += &format!(
@@ -236,36 +236,5 @@ impl Report {
             );
         }
         Some(s)
-    }
-}
-
-/// `2024-02-01 20:29:01 UTC` without a date library (days-from-civil, inverted).
-pub fn format_unix(t: i64) -> String {
-    let days = t.div_euclid(86400);
-    let secs = t.rem_euclid(86400);
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z.rem_euclid(146097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn formats_unix_time() {
-        assert_eq!(super::format_unix(1706821741), "2024-02-01 21:09:01 UTC");
-        assert_eq!(super::format_unix(0), "1970-01-01 00:00:00 UTC");
     }
 }
