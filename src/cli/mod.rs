@@ -8,6 +8,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod filter_args;
+
 use crate::verify::{self, Status};
 
 /// Exit statuses, documented in `--help` and the README.

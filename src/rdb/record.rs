@@ -46,6 +46,8 @@ pub struct KeyRecord<'a> {
     pub key: RdbStr<'a>,
     pub value: Value<'a>,
     pub value_info: ValueInfo,
+    /// The value exactly as stored (after the type byte): what a DUMP payload carries.
+    pub value_bytes: &'a [u8],
 }
 
 /// One record of the file.
@@ -360,7 +362,9 @@ fn parse_key<'a>(cur: &mut Cursor<'a>, st: &State, chk: &mut Checker) -> Result<
         e.with_type(info.check_name).with_key(st.db, k, st.keys)
     };
     key.check().map_err(value_ctx)?;
+    let value_pos = cur.pos();
     let (value, value_info) = value::read(cur, info, st.header.dialect, chk).map_err(value_ctx)?;
+    let value_bytes = cur.since(value_pos);
     Ok(Record::Key(KeyRecord {
         offset,
         db: st.db,
@@ -372,6 +376,7 @@ fn parse_key<'a>(cur: &mut Cursor<'a>, st: &State, chk: &mut Checker) -> Result<
         key,
         value,
         value_info,
+        value_bytes,
     }))
 }
 
