@@ -715,10 +715,11 @@ pub fn read<'a>(
 
 #[cfg(test)]
 mod tests {
-    /// Records are moved by value on the hot path: keep them small.
+    /// Records are moved by value on the hot path: keep them small (248 = 232 plus
+    /// the value-bytes slice that DUMP payloads need).
     #[test]
     fn records_stay_small() {
         let r = std::mem::size_of::<crate::rdb::Record<'static>>();
-        assert!(r <= 232, "Record is {r} bytes");
+        assert!(r <= 248, "Record is {r} bytes");
     }
 }
