@@ -13,6 +13,7 @@
 pub mod aof;
 pub mod cli;
 pub mod error;
+pub mod export;
 pub mod filter;
 pub mod rdb;
 pub mod source;

@@ -13,6 +13,7 @@ use crate::rdb::cursor::Cursor;
 use crate::rdb::encoding::listpack::{Listpack, ListpackIter};
 use crate::rdb::encoding::{BlobError, Elem};
 use crate::rdb::string::RdbStr;
+use crate::rdb::value::Region;
 
 /// A stream entry id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -422,4 +423,249 @@ pub fn node_entries<'a>(
         }
     }
     Ok(out)
+}
+
+/// A stream's metadata, read without touching its entries: what `XINFO STREAM`
+/// reports and what rebuilding the stream needs (`XSETID`, `XGROUP CREATE`, the PELs).
+/// Groups are walked lazily from the bytes ([`Meta::groups`]), so a stream with a
+/// million pending entries costs no memory here.
+#[derive(Clone, Copy, Debug)]
+pub struct Meta<'a> {
+    /// Live entries (`XLEN`).
+    pub length: u64,
+    pub last_id: StreamId,
+    /// Stream v2+ (Redis 7.0): first entry id, highest deleted id, entries ever added.
+    pub first_id: Option<StreamId>,
+    pub max_deleted_id: Option<StreamId>,
+    pub entries_added: Option<u64>,
+    pub group_count: u64,
+    version: u8,
+    groups: Cursor<'a>,
+}
+
+/// A consumer group, borrowed from the file; its PEL and consumers are iterated with
+/// [`Group::pel`] and [`Group::consumers`].
+#[derive(Clone, Copy, Debug)]
+pub struct Group<'a> {
+    pub name: RdbStr<'a>,
+    pub last_id: StreamId,
+    /// Stream v2+ (Redis 7.0); -1 when the server did not know it (`SCG_INVALID_ENTRIES_READ`).
+    pub entries_read: Option<i64>,
+    pub pel_count: u64,
+    pub consumer_count: u64,
+    version: u8,
+    pel: Cursor<'a>,
+    consumers: Cursor<'a>,
+}
+
+/// A pending entry of a group: delivered, not yet acknowledged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PelEntry {
+    pub id: StreamId,
+    /// Unix time of the last delivery, ms.
+    pub delivery_time: i64,
+    pub delivery_count: u64,
+}
+
+/// A consumer, borrowed from the file; its pending ids are iterated with [`Consumer::pel`].
+#[derive(Clone, Copy, Debug)]
+pub struct Consumer<'a> {
+    pub name: RdbStr<'a>,
+    /// Unix time ms of its last attempted interaction (`seen-time`).
+    pub seen_time: i64,
+    /// Stream v3+ (Redis 7.2): last successful interaction (`active-time`).
+    pub active_time: Option<i64>,
+    pub pel_count: u64,
+    pel: Cursor<'a>,
+}
+
+fn read_sid(cur: &mut Cursor<'_>) -> Result<StreamId> {
+    Ok(StreamId::from_sid128(cur.take(16)?).unwrap_or_default())
+}
+
+/// Reads a stream value's metadata (`body` as in `Value::Stream`), skipping its nodes.
+pub fn meta<'a>(body: Region<'a>, version: u8) -> Result<Meta<'a>> {
+    let mut cur = body.cursor();
+    let nodes = cur.count(2)?;
+    for _ in 0..nodes {
+        cur.skip_string()?;
+        cur.skip_string()?;
+    }
+    let length = cur.length()?;
+    let last_id = StreamId::read_pair(&mut cur)?;
+    let (first_id, max_deleted_id, entries_added) = if version >= 2 {
+        (
+            Some(StreamId::read_pair(&mut cur)?),
+            Some(StreamId::read_pair(&mut cur)?),
+            Some(cur.length()?),
+        )
+    } else {
+        (None, None, None)
+    };
+    let group_count = cur.count(3)?;
+    Ok(Meta {
+        length,
+        last_id,
+        first_id,
+        max_deleted_id,
+        entries_added,
+        group_count,
+        version,
+        groups: cur,
+    })
+}
+
+impl<'a> Meta<'a> {
+    /// The consumer groups, in file order (by name).
+    pub fn groups(&self) -> impl Iterator<Item = Result<Group<'a>>> {
+        let mut cur = self.groups;
+        let version = self.version;
+        let mut left = self.group_count;
+        std::iter::from_fn(move || {
+            if left == 0 {
+                return None;
+            }
+            left -= 1;
+            let g = read_group(&mut cur, version);
+            if g.is_err() {
+                left = 0;
+            }
+            Some(g)
+        })
+    }
+}
+
+fn read_group<'a>(cur: &mut Cursor<'a>, version: u8) -> Result<Group<'a>> {
+    let name = cur.string()?;
+    let last_id = StreamId::read_pair(cur)?;
+    let entries_read = if version >= 2 {
+        Some(cur.length()? as i64)
+    } else {
+        None
+    };
+    let pel_count = cur.count(17)?;
+    let pel = *cur;
+    for _ in 0..pel_count {
+        cur.take(24)?;
+        cur.length()?;
+    }
+    let consumer_count = cur.count(9)?;
+    let consumers = *cur;
+    for _ in 0..consumer_count {
+        read_consumer(cur, version)?;
+    }
+    Ok(Group {
+        name,
+        last_id,
+        entries_read,
+        pel_count,
+        consumer_count,
+        version,
+        pel,
+        consumers,
+    })
+}
+
+fn read_consumer<'a>(cur: &mut Cursor<'a>, version: u8) -> Result<Consumer<'a>> {
+    let name = cur.string()?;
+    let seen_time = cur.i64le()?;
+    let active_time = if version >= 3 {
+        Some(cur.i64le()?)
+    } else {
+        None
+    };
+    let pel_count = cur.count(16)?;
+    let pel = *cur;
+    cur.take_u64(pel_count * 16)?;
+    Ok(Consumer {
+        name,
+        seen_time,
+        active_time,
+        pel_count,
+        pel,
+    })
+}
+
+impl<'a> Group<'a> {
+    /// The group's pending entries, in id order.
+    pub fn pel(&self) -> impl Iterator<Item = Result<PelEntry>> + 'a {
+        let mut cur = self.pel;
+        (0..self.pel_count).map(move |_| {
+            Ok(PelEntry {
+                id: read_sid(&mut cur)?,
+                delivery_time: cur.i64le()?,
+                delivery_count: cur.length()?,
+            })
+        })
+    }
+
+    /// The group's consumers, in file order (by name).
+    pub fn consumers(&self) -> impl Iterator<Item = Result<Consumer<'a>>> + 'a {
+        let mut cur = self.consumers;
+        let version = self.version;
+        (0..self.consumer_count).map(move |_| read_consumer(&mut cur, version))
+    }
+}
+
+impl<'a> Consumer<'a> {
+    /// The ids this consumer owns, in id order (each is also in the group's PEL).
+    pub fn pel(&self) -> impl Iterator<Item = Result<StreamId>> + 'a {
+        let mut cur = self.pel;
+        (0..self.pel_count).map(move |_| read_sid(&mut cur))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rdb::owned::{to_owned, OwnedValue};
+    use crate::rdb::{Checker, RdbReader, Record, Value};
+
+    /// The streaming accessor reads what the materialising reader reads.
+    #[test]
+    fn meta_agrees_with_owned() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/sample-redis-7.2.rdb");
+        let data = std::fs::read(path).unwrap();
+        let mut r = RdbReader::new(&data, Checker::default()).unwrap();
+        let mut streams = 0;
+        while let Some(rec) = r.next_record().unwrap() {
+            let Record::Key(k) = rec else { continue };
+            let Value::Stream { version, body } = k.value else {
+                continue;
+            };
+            let OwnedValue::Stream {
+                length,
+                last_id,
+                groups,
+                ..
+            } = to_owned(&k).unwrap().value
+            else {
+                panic!("not a stream")
+            };
+            let m = super::meta(body, version).unwrap();
+            assert_eq!((m.length, m.last_id), (length, last_id));
+            assert_eq!(m.group_count as usize, groups.len());
+            for (g, o) in m.groups().zip(&groups) {
+                let g = g.unwrap();
+                assert_eq!(g.name.to_vec().unwrap(), o.name);
+                assert_eq!(g.last_id, o.last_id);
+                let pel: Vec<_> = g
+                    .pel()
+                    .map(|p| p.map(|p| (p.id, p.delivery_time, p.delivery_count)))
+                    .collect::<crate::Result<_>>()
+                    .unwrap();
+                assert_eq!(pel, o.pel);
+                let consumers: Vec<_> = g.consumers().map(|c| c.unwrap()).collect();
+                assert_eq!(consumers.len(), o.consumers.len());
+                for (c, oc) in consumers.iter().zip(&o.consumers) {
+                    assert_eq!(c.name.to_vec().unwrap(), oc.name);
+                    assert_eq!((c.seen_time, c.active_time), (oc.seen_time, oc.active_time));
+                    let ids: Vec<_> = c.pel().map(|i| i.unwrap()).collect();
+                    assert_eq!(ids, oc.pel);
+                }
+                assert!(!o.pel.is_empty(), "the sample has a pending entry");
+            }
+            streams += 1;
+        }
+        assert!(streams > 0, "the sample has a stream");
+    }
 }

@@ -1,0 +1,65 @@
+//! Converting a dataset into other forms: RESP commands that rebuild it
+//! ([`resp`]), JSON objects per key ([`json`]), and the file-level driver that walks an
+//! RDB or AOF and writes one of them ([`run`]).
+//!
+//! Everything streams: a key's elements go from the encoded bytes to the output one at
+//! a time (`rdb::items::for_each`), so memory does not grow with a collection's size.
+
+pub mod resp;
+
+use std::fmt;
+
+use crate::rdb::items::{self, Element};
+use crate::rdb::Value;
+
+/// Why an export stopped: the input could not be read, or the output not written.
+#[derive(Debug)]
+pub enum ExportError {
+    /// The input is damaged (the error says where, and which key).
+    Read(crate::Error),
+    /// Writing failed (a closed pipe shows up here as `BrokenPipe`).
+    Io(std::io::Error),
+}
+
+impl fmt::Display for ExportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExportError::Read(e) => write!(f, "{e}"),
+            ExportError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ExportError {}
+
+impl From<crate::Error> for ExportError {
+    fn from(e: crate::Error) -> Self {
+        ExportError::Read(e)
+    }
+}
+
+impl From<std::io::Error> for ExportError {
+    fn from(e: std::io::Error) -> Self {
+        ExportError::Io(e)
+    }
+}
+
+/// `items::for_each` for callbacks that write: an output error stops the walk and is
+/// returned as such (not disguised as damage in the input).
+pub(crate) fn each_element(
+    value: &Value<'_>,
+    mut f: impl FnMut(Element<'_>) -> Result<(), ExportError>,
+) -> Result<(), ExportError> {
+    let mut stopped = None;
+    let r = items::for_each(value, |e| {
+        f(e).map_err(|err| {
+            stopped = Some(err);
+            crate::Error::corrupt(0, "export stopped")
+        })
+    });
+    match (stopped, r) {
+        (Some(e), _) => Err(e),
+        (None, Err(e)) => Err(ExportError::Read(e)),
+        (None, Ok(())) => Ok(()),
+    }
+}

@@ -1,0 +1,726 @@
+//! RESP commands that rebuild keys and function libraries on a live server
+//! (`redis-cli --pipe`, an AOF, or a client's pipeline).
+//!
+//! One call per key ([`key_commands`]) hands the commands to a callback as argument
+//! slices, one command at a time: collections are cut into variadic commands of bounded
+//! size, so nothing is materialised and a restore can pipeline them as they come.
+//! [`Target`] picks the commands a server version understands; what it cannot express
+//! is reported in the [`KeyOutcome`], never silently dropped.
+//!
+//! Streams are rebuilt exactly, including what `DEBUG DIGEST-VALUE` does not cover:
+//! entries with their ids (`XADD`), pending entries whose stream entry was deleted (a
+//! placeholder entry is added, claimed, then deleted again), groups with their last id
+//! and `ENTRIESREAD`, consumers, the PEL with delivery times and counts (`XCLAIM ...
+//! TIME RETRYCOUNT FORCE JUSTID`), and last id / entries-added / max-deleted-id
+//! (`XSETID`). Consumers' seen/active times cannot be set by any command: they become
+//! the time of the restore.
+
+use std::io::{self, Write};
+
+use super::{each_element, ExportError};
+use crate::rdb::items::Element;
+use crate::rdb::stream::{self, Group, StreamId};
+use crate::rdb::types::Kind;
+use crate::rdb::{dump, KeyRecord, Value};
+
+/// A server family and version that commands are chosen for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub valkey: bool,
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl Target {
+    /// Parses `7.4`, `redis-7.4`, `valkey-9.1` (a patch level is allowed and ignored).
+    pub fn parse(s: &str) -> Result<Target, String> {
+        let (valkey, v) = if let Some(v) = s.strip_prefix("valkey-") {
+            (true, v)
+        } else {
+            (false, s.strip_prefix("redis-").unwrap_or(s))
+        };
+        let mut parts = v.split('.');
+        let num = |p: Option<&str>| p.and_then(|p| p.parse::<u32>().ok());
+        match (num(parts.next()), num(parts.next())) {
+            (Some(major), Some(minor)) => Ok(Target {
+                valkey,
+                major,
+                minor,
+            }),
+            _ => Err(format!(
+                "{s:?}: expected a server version like 7.4, redis-6.2 or valkey-9.1"
+            )),
+        }
+    }
+
+    fn at_least(&self, redis: (u32, u32), valkey: (u32, u32)) -> bool {
+        let need = if self.valkey { valkey } else { redis };
+        (self.major, self.minor) >= need
+    }
+
+    /// `HPEXPIREAT`: Redis 7.4, Valkey 9.0.
+    pub fn has_field_ttl(&self) -> bool {
+        self.at_least((7, 4), (9, 0))
+    }
+    /// `XSETID ... ENTRIESADDED MAXDELETEDID`, `XGROUP CREATE ... ENTRIESREAD`: Redis 7.0.
+    pub fn has_stream_counters(&self) -> bool {
+        self.at_least((7, 0), (7, 2))
+    }
+    /// `XGROUP CREATECONSUMER`: Redis 6.2.
+    pub fn has_create_consumer(&self) -> bool {
+        self.at_least((6, 2), (7, 2))
+    }
+    /// `FUNCTION LOAD`: Redis 7.0.
+    pub fn has_functions(&self) -> bool {
+        self.at_least((7, 0), (7, 2))
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let family = if self.valkey { "valkey" } else { "redis" };
+        write!(f, "{family}-{}.{}", self.major, self.minor)
+    }
+}
+
+/// How commands are built.
+#[derive(Clone, Debug)]
+pub struct RespOptions {
+    /// The server that will run the commands; `None`: the newest (every command allowed).
+    pub target: Option<Target>,
+    /// Elements per variadic command (`RPUSH`, `SADD`, `ZADD`, `HSET`, `XDEL`, ...).
+    pub max_args: usize,
+    /// Payload bytes per variadic command; a single bigger element goes alone.
+    pub max_bytes: usize,
+    /// `FUNCTION LOAD REPLACE` instead of `FUNCTION LOAD`.
+    pub function_replace: bool,
+    /// `DEL key` before rebuilding it (the target may hold an older version of the key).
+    pub del_first: bool,
+    /// RDB version of the source file: stamped on the `DUMP` payloads of module values.
+    pub rdb_version: u16,
+}
+
+impl Default for RespOptions {
+    fn default() -> Self {
+        RespOptions {
+            target: None,
+            max_args: 512,
+            max_bytes: 1 << 20,
+            function_replace: false,
+            del_first: false,
+            rdb_version: 12,
+        }
+    }
+}
+
+impl RespOptions {
+    fn allows(&self, f: impl Fn(&Target) -> bool) -> bool {
+        self.target.as_ref().is_none_or(f)
+    }
+}
+
+/// Something the target version has no command for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Loss {
+    /// Hash field TTLs (the fields are kept, without expiry).
+    FieldTtl,
+    /// Stream entries-added, max-deleted-id and groups' entries-read.
+    StreamCounters,
+    /// Consumers that have no pending entries (`XGROUP CREATECONSUMER` is missing).
+    IdleConsumer,
+    /// Function libraries.
+    Function,
+    /// A Redis 7.0 release-candidate function (no command loads that format).
+    PreGaFunction,
+}
+
+impl Loss {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Loss::FieldTtl => "hash field TTLs (need Redis 7.4 / Valkey 9.0)",
+            Loss::StreamCounters => {
+                "stream entries-added / max-deleted-id / entries-read (need Redis 7.0)"
+            }
+            Loss::IdleConsumer => {
+                "stream consumers without pending entries (need Redis 6.2 for XGROUP CREATECONSUMER)"
+            }
+            Loss::Function => "function libraries (need Redis 7.0)",
+            Loss::PreGaFunction => "Redis 7.0 release-candidate functions",
+        }
+    }
+}
+
+/// What rebuilding one key produced.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyOutcome {
+    /// Commands emitted.
+    pub commands: u64,
+    /// What the target could not express (empty when the copy is exact).
+    pub lost: Vec<Loss>,
+}
+
+impl KeyOutcome {
+    fn lose(&mut self, l: Loss) {
+        if !self.lost.contains(&l) {
+            self.lost.push(l);
+        }
+    }
+}
+
+/// The callback that receives each command as its arguments.
+pub type Emit<'e> = dyn FnMut(&[&[u8]]) -> io::Result<()> + 'e;
+
+/// Bytes of `*N\r\n$len\r\n...\r\n` for these arguments.
+pub fn encoded_len(args: &[&[u8]]) -> usize {
+    let digits = |n: usize| itoa::Buffer::new().format(n).len();
+    1 + digits(args.len())
+        + 2
+        + args
+            .iter()
+            .map(|a| 1 + digits(a.len()) + 2 + a.len() + 2)
+            .sum::<usize>()
+}
+
+/// Appends one command in RESP to `out`, reserving exactly its size first.
+pub fn encode_command(args: &[&[u8]], out: &mut Vec<u8>) {
+    out.reserve(encoded_len(args));
+    // Writing into a Vec cannot fail.
+    let _ = write_command(out, args);
+}
+
+/// Writes one command in RESP (an array of bulk strings).
+pub fn write_command<W: Write + ?Sized>(w: &mut W, args: &[&[u8]]) -> io::Result<()> {
+    let mut n = itoa::Buffer::new();
+    let mut head = [0u8; 24];
+    let header = |prefix: u8, len: usize, head: &mut [u8; 24], n: &mut itoa::Buffer| {
+        let digits = n.format(len).as_bytes();
+        head[0] = prefix;
+        head[1..1 + digits.len()].copy_from_slice(digits);
+        head[1 + digits.len()..3 + digits.len()].copy_from_slice(b"\r\n");
+        3 + digits.len()
+    };
+    let l = header(b'*', args.len(), &mut head, &mut n);
+    w.write_all(&head[..l])?;
+    for a in args {
+        let l = header(b'$', a.len(), &mut head, &mut n);
+        w.write_all(&head[..l])?;
+        w.write_all(a)?;
+        w.write_all(b"\r\n")?;
+    }
+    Ok(())
+}
+
+/// A score as text that `strtod` reads back to the same double (`inf`, `-inf`,
+/// shortest round-trip decimal otherwise).
+pub fn format_score(score: f64, out: &mut String) {
+    use std::fmt::Write as _;
+    out.clear();
+    if score == f64::INFINITY {
+        out.push_str("inf");
+    } else if score == f64::NEG_INFINITY {
+        out.push_str("-inf");
+    } else {
+        let _ = write!(out, "{score:?}");
+    }
+}
+
+/// A variadic command being filled: fixed leading arguments, then elements copied into
+/// one buffer until `max_args` / `max_bytes` is reached.
+struct Batch<'o> {
+    prefix: Vec<Vec<u8>>,
+    data: Vec<u8>,
+    ends: Vec<usize>,
+    /// Elements are groups of `arity` arguments (a score and a member...).
+    groups: usize,
+    opts: &'o RespOptions,
+}
+
+impl<'o> Batch<'o> {
+    fn new(prefix: &[&[u8]], opts: &'o RespOptions) -> Self {
+        Batch {
+            prefix: prefix.iter().map(|p| p.to_vec()).collect(),
+            data: Vec::new(),
+            ends: Vec::new(),
+            groups: 0,
+            opts,
+        }
+    }
+
+    fn push(&mut self, parts: &[&[u8]], emit: &mut Emit<'_>) -> io::Result<()> {
+        let size: usize = parts.iter().map(|p| p.len()).sum();
+        if self.groups > 0 && self.data.len() + size > self.opts.max_bytes {
+            self.flush(emit)?;
+        }
+        for p in parts {
+            self.data.extend_from_slice(p);
+            self.ends.push(self.data.len());
+        }
+        self.groups += 1;
+        if self.groups >= self.opts.max_args.max(1) || self.data.len() >= self.opts.max_bytes {
+            self.flush(emit)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, emit: &mut Emit<'_>) -> io::Result<()> {
+        if self.groups == 0 {
+            return Ok(());
+        }
+        let mut args: Vec<&[u8]> = Vec::with_capacity(self.prefix.len() + self.ends.len());
+        args.extend(self.prefix.iter().map(|p| p.as_slice()));
+        let mut start = 0;
+        for &end in &self.ends {
+            args.push(&self.data[start..end]);
+            start = end;
+        }
+        emit(&args)?;
+        self.data.clear();
+        self.ends.clear();
+        self.groups = 0;
+        Ok(())
+    }
+}
+
+/// Emits the commands that rebuild `k` under the name `key` (already renamed by the
+/// caller) with expiry `expire_at_ms` (absolute Unix ms, already adjusted by the
+/// caller's TTL policy; `None`: no expiry). The current db is the caller's business
+/// (`SELECT`).
+pub fn key_commands(
+    k: &KeyRecord<'_>,
+    key: &[u8],
+    expire_at_ms: Option<i64>,
+    opts: &RespOptions,
+    emit: &mut Emit<'_>,
+) -> Result<KeyOutcome, ExportError> {
+    let mut out = KeyOutcome::default();
+    let mut counted = |args: &[&[u8]]| -> io::Result<()> {
+        out.commands += 1;
+        emit(args)
+    };
+    let emit: &mut Emit<'_> = &mut counted;
+    if opts.del_first {
+        emit(&[b"DEL", key])?;
+    }
+    let mut lost = Vec::new();
+    match (k.info.kind, &k.value) {
+        (_, Value::Module { .. }) => {
+            let payload = dump::key_payload(k, opts.rdb_version);
+            emit(&[b"RESTORE", key, b"0", &payload])?;
+        }
+        (Kind::String, _) => {
+            each_element(&k.value, |e| {
+                if let Element::Member(v) = e {
+                    emit(&[b"SET", key, v])?;
+                }
+                Ok(())
+            })?;
+        }
+        (Kind::List | Kind::Set, _) => {
+            let cmd: &[u8] = if k.info.kind == Kind::List {
+                b"RPUSH"
+            } else {
+                b"SADD"
+            };
+            let mut b = Batch::new(&[cmd, key], opts);
+            each_element(&k.value, |e| {
+                if let Element::Member(m) = e {
+                    b.push(&[m], emit)?;
+                }
+                Ok(())
+            })?;
+            b.flush(emit)?;
+        }
+        (Kind::Zset, _) => {
+            let mut b = Batch::new(&[b"ZADD", key], opts);
+            let mut score = String::new();
+            each_element(&k.value, |e| {
+                if let Element::Scored(m, s) = e {
+                    format_score(s, &mut score);
+                    b.push(&[score.as_bytes(), m], emit)?;
+                }
+                Ok(())
+            })?;
+            b.flush(emit)?;
+        }
+        (Kind::Hash, _) => hash_commands(k, key, opts, emit, &mut lost)?,
+        (Kind::Stream, Value::Stream { version, body }) => {
+            stream_commands(k, key, *body, *version, opts, emit, &mut lost)?
+        }
+        // A stream kind always carries a stream value.
+        (Kind::Stream | Kind::Module, _) => {}
+    }
+    if let Some(at) = expire_at_ms {
+        emit(&[b"PEXPIREAT", key, itoa::Buffer::new().format(at).as_bytes()])?;
+    }
+    for l in lost {
+        out.lose(l);
+    }
+    Ok(out)
+}
+
+/// `HSET` batches, then `HPEXPIREAT` for fields with a TTL (a second walk over the
+/// encoded bytes, runs of equal expiry times in one command).
+fn hash_commands(
+    k: &KeyRecord<'_>,
+    key: &[u8],
+    opts: &RespOptions,
+    emit: &mut Emit<'_>,
+    lost: &mut Vec<Loss>,
+) -> Result<(), ExportError> {
+    let mut b = Batch::new(&[b"HSET", key], opts);
+    let mut any_ttl = false;
+    each_element(&k.value, |e| {
+        if let Element::Field(f, v, ttl) = e {
+            any_ttl |= ttl.is_some();
+            b.push(&[f, v], emit)?;
+        }
+        Ok(())
+    })?;
+    b.flush(emit)?;
+    if !any_ttl {
+        return Ok(());
+    }
+    if !opts.allows(Target::has_field_ttl) {
+        lost.push(Loss::FieldTtl);
+        return Ok(());
+    }
+    // HPEXPIREAT key ms FIELDS n f1 .. fn: the count sits before the fields, so a run is
+    // collected first (bounded like any batch), then emitted.
+    let mut run_at: Option<i64> = None;
+    let mut run = Batch::new(&[], opts);
+    let flush_run = |run: &mut Batch<'_>, at: i64, emit: &mut Emit<'_>| -> io::Result<()> {
+        if run.groups == 0 {
+            return Ok(());
+        }
+        let at = itoa::Buffer::new().format(at).to_string();
+        let n = itoa::Buffer::new().format(run.groups).to_string();
+        let mut args: Vec<&[u8]> = vec![b"HPEXPIREAT", key, at.as_bytes(), b"FIELDS", n.as_bytes()];
+        let mut start = 0;
+        for &end in &run.ends {
+            args.push(&run.data[start..end]);
+            start = end;
+        }
+        emit(&args)?;
+        run.data.clear();
+        run.ends.clear();
+        run.groups = 0;
+        Ok(())
+    };
+    each_element(&k.value, |e| {
+        if let Element::Field(f, _, Some(at)) = e {
+            if run_at != Some(at)
+                || run.groups >= opts.max_args.max(1)
+                || run.data.len() >= opts.max_bytes
+            {
+                if let Some(prev) = run_at {
+                    flush_run(&mut run, prev, emit)?;
+                }
+                run_at = Some(at);
+            }
+            run.data.extend_from_slice(f);
+            run.ends.push(run.data.len());
+            run.groups += 1;
+        }
+        Ok(())
+    })?;
+    if let Some(prev) = run_at {
+        flush_run(&mut run, prev, emit)?;
+    }
+    Ok(())
+}
+
+fn id_text(id: StreamId) -> String {
+    id.to_string()
+}
+
+/// Pending ids of all groups, merged in id order without repeats: walking them
+/// alongside the stream's entries finds pending entries whose stream entry is gone.
+struct PendingIds<'a> {
+    heads: Vec<(Option<StreamId>, PelIter<'a>)>,
+}
+
+type PelIter<'a> = Box<dyn Iterator<Item = crate::Result<stream::PelEntry>> + 'a>;
+
+impl<'a> PendingIds<'a> {
+    fn new(groups: &[Group<'a>]) -> crate::Result<Self> {
+        let mut heads = Vec::with_capacity(groups.len());
+        for g in groups {
+            let mut it: PelIter<'a> = Box::new(g.pel());
+            let first = it.next().transpose()?.map(|p| p.id);
+            heads.push((first, it));
+        }
+        Ok(PendingIds { heads })
+    }
+
+    fn peek(&self) -> Option<StreamId> {
+        self.heads.iter().filter_map(|h| h.0).min()
+    }
+
+    /// Removes `id` from every group's head.
+    fn pop(&mut self, id: StreamId) -> crate::Result<()> {
+        for h in &mut self.heads {
+            if h.0 == Some(id) {
+                h.0 = h.1.next().transpose()?.map(|p| p.id);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Placeholder entry for a pending id whose entry was deleted: added so `XCLAIM` can
+/// restore the PEL entry, then deleted again.
+const PLACEHOLDER: &[u8] = b"rdbkit-deleted-entry";
+
+fn stream_commands(
+    k: &KeyRecord<'_>,
+    key: &[u8],
+    body: crate::rdb::value::Region<'_>,
+    version: u8,
+    opts: &RespOptions,
+    emit: &mut Emit<'_>,
+    lost: &mut Vec<Loss>,
+) -> Result<(), ExportError> {
+    let meta = stream::meta(body, version)?;
+    let groups: Vec<Group<'_>> = meta.groups().collect::<crate::Result<_>>()?;
+    let counters = opts.allows(Target::has_stream_counters);
+
+    // 1. Entries in id order, placeholders for deleted-but-pending ids between them.
+    let mut pending = PendingIds::new(&groups)?;
+    let mut placeholders = 0u64;
+    let mut live = 0u64;
+    let mut add_placeholders_below =
+        |limit: Option<StreamId>, pending: &mut PendingIds<'_>, emit: &mut Emit<'_>| {
+            while let Some(p) = pending.peek() {
+                if limit.is_some_and(|l| p >= l) {
+                    break;
+                }
+                let id = id_text(p);
+                emit(&[b"XADD", key, id.as_bytes(), PLACEHOLDER, b""])?;
+                placeholders += 1;
+                pending.pop(p)?;
+            }
+            Ok::<(), ExportError>(())
+        };
+    each_element(&k.value, |e| {
+        if let Element::StreamEntry(id, pairs) = e {
+            add_placeholders_below(Some(id), &mut pending, emit)?;
+            if pending.peek() == Some(id) {
+                pending.pop(id)?;
+            }
+            let idt = id_text(id);
+            let mut args: Vec<&[u8]> = Vec::with_capacity(3 + 2 * pairs.len());
+            args.extend_from_slice(&[b"XADD", key, idt.as_bytes()]);
+            for (f, v) in pairs {
+                args.push(f);
+                args.push(v);
+            }
+            if pairs.is_empty() {
+                // Not written by any server (XADD needs a field), kept loadable.
+                args.extend_from_slice(&[b"", b""]);
+            }
+            emit(&args)?;
+            live += 1;
+        }
+        Ok(())
+    })?;
+    add_placeholders_below(None, &mut pending, emit)?;
+
+    // 2. A stream without entries still exists, with its last id.
+    if live == 0 && placeholders == 0 {
+        let last = id_text(meta.last_id);
+        if meta.last_id != StreamId::default() {
+            emit(&[
+                b"XADD",
+                key,
+                b"MAXLEN",
+                b"0",
+                last.as_bytes(),
+                PLACEHOLDER,
+                b"",
+            ])?;
+        } else {
+            let tmp: &[u8] = b"rdbkit-tmp-group";
+            emit(&[b"XGROUP", b"CREATE", key, tmp, b"0", b"MKSTREAM"])?;
+            emit(&[b"XGROUP", b"DESTROY", key, tmp])?;
+        }
+    }
+
+    // 3. Groups, consumers, pending entries.
+    if !counters
+        && (meta.entries_added.is_some() || groups.iter().any(|g| g.entries_read.is_some()))
+    {
+        lost.push(Loss::StreamCounters);
+    }
+    for g in &groups {
+        let name = g.name.to_vec()?;
+        let last = id_text(g.last_id);
+        let mut create: Vec<&[u8]> = vec![b"XGROUP", b"CREATE", key, &name, last.as_bytes()];
+        let read = g.entries_read.map(|n| n.to_string());
+        if let (Some(n), true) = (&read, counters) {
+            create.extend_from_slice(&[b"ENTRIESREAD", n.as_bytes()]);
+        }
+        emit(&create)?;
+        for c in g.consumers() {
+            let c = c?;
+            let cname = c.name.to_vec()?;
+            if opts.allows(Target::has_create_consumer) {
+                emit(&[b"XGROUP", b"CREATECONSUMER", key, &name, &cname])?;
+            } else if c.pel_count == 0 {
+                lost.push(Loss::IdleConsumer);
+            }
+            // Both lists are in id order: one merge walk finds each id's delivery data.
+            let mut group_pel = g.pel();
+            for id in c.pel() {
+                let id = id?;
+                let entry = loop {
+                    match group_pel.next().transpose()? {
+                        Some(p) if p.id < id => continue,
+                        Some(p) if p.id == id => break Some(p),
+                        _ => break None,
+                    }
+                };
+                let Some(p) = entry else {
+                    return Err(crate::Error::corrupt(
+                        k.offset,
+                        format!("consumer PEL id {id} is not in its group's PEL"),
+                    )
+                    .into());
+                };
+                let idt = id_text(id);
+                let time = itoa::Buffer::new().format(p.delivery_time).to_string();
+                let count = itoa::Buffer::new().format(p.delivery_count).to_string();
+                emit(&[
+                    b"XCLAIM",
+                    key,
+                    &name,
+                    &cname,
+                    b"0",
+                    idt.as_bytes(),
+                    b"TIME",
+                    time.as_bytes(),
+                    b"RETRYCOUNT",
+                    count.as_bytes(),
+                    b"FORCE",
+                    b"JUSTID",
+                ])?;
+            }
+        }
+    }
+
+    // 4. Placeholders go again (the same merge, replayed).
+    if placeholders > 0 {
+        let mut pending = PendingIds::new(&groups)?;
+        let mut b = Batch::new(&[b"XDEL", key], opts);
+        let mut text = String::new();
+        each_element(&k.value, |e| {
+            if let Element::StreamEntry(id, _) = e {
+                while let Some(p) = pending.peek().filter(|p| *p < id) {
+                    text.clear();
+                    text.push_str(&id_text(p));
+                    b.push(&[text.as_bytes()], emit)?;
+                    pending.pop(p)?;
+                }
+                if pending.peek() == Some(id) {
+                    pending.pop(id)?;
+                }
+            }
+            Ok(())
+        })?;
+        while let Some(p) = pending.peek() {
+            b.push(&[id_text(p).as_bytes()], emit)?;
+            pending.pop(p)?;
+        }
+        b.flush(emit)?;
+    }
+
+    // 5. Last id and counters, after everything that moves them.
+    let last = id_text(meta.last_id);
+    let mut setid: Vec<&[u8]> = vec![b"XSETID", key, last.as_bytes()];
+    let added = meta.entries_added.map(|n| n.to_string());
+    let max_del = meta.max_deleted_id.map(id_text);
+    if counters {
+        if let Some(n) = &added {
+            setid.extend_from_slice(&[b"ENTRIESADDED", n.as_bytes()]);
+        }
+        if let Some(m) = &max_del {
+            setid.extend_from_slice(&[b"MAXDELETEDID", m.as_bytes()]);
+        }
+    }
+    emit(&setid)?;
+    Ok(())
+}
+
+/// Emits the command that loads a function library (the `FUNCTION2` record's code).
+pub fn function_commands(
+    code: &[u8],
+    opts: &RespOptions,
+    emit: &mut Emit<'_>,
+) -> Result<KeyOutcome, ExportError> {
+    let mut out = KeyOutcome::default();
+    if !opts.allows(Target::has_functions) {
+        out.lose(Loss::Function);
+        return Ok(out);
+    }
+    if opts.function_replace {
+        emit(&[b"FUNCTION", b"LOAD", b"REPLACE", code])?;
+    } else {
+        emit(&[b"FUNCTION", b"LOAD", code])?;
+    }
+    out.commands = 1;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoding_is_exactly_sized() {
+        let args: [&[u8]; 3] = [b"SET", b"k", b"hello\r\nworld"];
+        let mut v = Vec::new();
+        encode_command(&args, &mut v);
+        assert_eq!(
+            v,
+            b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$12\r\nhello\r\nworld\r\n"
+        );
+        assert_eq!(encoded_len(&args), v.len());
+        let empty: [&[u8]; 1] = [b""];
+        assert_eq!(encoded_len(&empty), b"*1\r\n$0\r\n\r\n".len());
+    }
+
+    #[test]
+    fn scores_round_trip() {
+        let mut s = String::new();
+        for x in [
+            0.1,
+            -0.0,
+            1e300,
+            -2.5e-300,
+            12345678901234567.0,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            5e-324,
+        ] {
+            format_score(x, &mut s);
+            let back: f64 = s.parse().unwrap();
+            assert_eq!(back.to_bits(), x.to_bits(), "{s}");
+        }
+        format_score(f64::INFINITY, &mut s);
+        assert_eq!(s, "inf");
+        format_score(f64::NEG_INFINITY, &mut s);
+        assert_eq!(s, "-inf");
+    }
+
+    #[test]
+    fn targets() {
+        let t = Target::parse("7.4").unwrap();
+        assert!(t.has_field_ttl() && t.has_stream_counters());
+        let t = Target::parse("redis-6.2.14").unwrap();
+        assert!(!t.has_stream_counters() && t.has_create_consumer());
+        let t = Target::parse("valkey-8.1").unwrap();
+        assert!(!t.has_field_ttl() && t.has_functions());
+        assert!(Target::parse("valkey-9.1").unwrap().has_field_ttl());
+        assert!(Target::parse("seven").is_err());
+        assert_eq!(Target::parse("5.0").unwrap().to_string(), "redis-5.0");
+    }
+}
