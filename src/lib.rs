@@ -10,6 +10,7 @@
 //! (`aof` checks an RDB preamble with `verify`; `verify` dispatches AOF inputs to `aof`).
 #![deny(unsafe_code)]
 
+pub mod analyze;
 pub mod aof;
 pub mod cli;
 pub mod error;
