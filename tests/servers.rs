@@ -37,7 +37,7 @@ macro_rules! c {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Mode {
+pub(crate) enum Mode {
     Plain,
     Lfu,
     Lru,
@@ -111,7 +111,7 @@ fn servers_tsv_lists_installed_versions() {
 }
 
 /// Starts `name` for `mode`, or skips (outside CI) / fails (in CI) when it is not installed.
-fn launch(name: &str, mode: Mode) -> Option<Server> {
+pub(crate) fn launch(name: &str, mode: Mode) -> Option<Server> {
     let row = installed_rows().into_iter().find(|r| r.name == name)?;
     let v = parse_version(&row.version);
     let mut args: Vec<&str> = Vec::new();
@@ -275,27 +275,27 @@ fn run(name: &str, mode: Mode) {
 // Failures are collected, then reported together (version, db, key, what differed)
 // ---------------------------------------------------------------------------------------
 
-struct Diffs {
+pub(crate) struct Diffs {
     what: String,
     list: Vec<String>,
 }
 
 impl Diffs {
-    fn new(what: String) -> Self {
+    pub(crate) fn new(what: String) -> Self {
         Diffs {
             what,
             list: Vec::new(),
         }
     }
-    fn fail(&mut self, m: String) {
+    pub(crate) fn fail(&mut self, m: String) {
         self.list.push(m);
     }
-    fn check(&mut self, ok: bool, m: impl FnOnce() -> String) {
+    pub(crate) fn check(&mut self, ok: bool, m: impl FnOnce() -> String) {
         if !ok {
             self.list.push(m());
         }
     }
-    fn finish(self) {
+    pub(crate) fn finish(self) {
         if !self.list.is_empty() {
             let shown: Vec<&String> = self.list.iter().take(60).collect();
             panic!(
@@ -325,7 +325,7 @@ fn k(key: &[u8]) -> String {
 // Filling the server
 // ---------------------------------------------------------------------------------------
 
-struct FillInfo {
+pub(crate) struct FillInfo {
     function_libs: u64,
 }
 
@@ -343,7 +343,7 @@ fn noise(n: usize, mut seed: u64) -> Vec<u8> {
 }
 
 /// Does this server know hash field TTLs (HEXPIRE)?
-fn has_field_ttl(s: &mut Server) -> bool {
+pub(crate) fn has_field_ttl(s: &mut Server) -> bool {
     let r = s.cmds(&["COMMAND", "INFO", "hexpire"]);
     matches!(r.array().first(), Some(Reply::Array(_)))
 }
@@ -365,7 +365,7 @@ fn setup_cluster(s: &mut Server) {
     }
 }
 
-fn fill(s: &mut Server, dbs: &[u64], mode: Mode) -> FillInfo {
+pub(crate) fn fill(s: &mut Server, dbs: &[u64], mode: Mode) -> FillInfo {
     let field_ttl = has_field_ttl(s);
     for &db in dbs {
         // SELECT 0 is allowed in cluster mode as well
@@ -997,7 +997,7 @@ fn small_dump(s: &mut Server) -> Vec<u8> {
 // ---------------------------------------------------------------------------------------
 
 /// `INFO keyspace` → db → (keys, expires).
-fn keyspace(s: &mut Server) -> BTreeMap<u64, (u64, u64)> {
+pub(crate) fn keyspace(s: &mut Server) -> BTreeMap<u64, (u64, u64)> {
     let info = s.oks(&["INFO", "keyspace"]).text();
     let mut m = BTreeMap::new();
     for line in info.lines() {
@@ -1283,7 +1283,7 @@ fn check_eviction_metadata(s: &mut Server, keys: &[OwnedKey], mode: Mode, d: &mu
 }
 
 #[derive(Default)]
-struct Stats {
+pub(crate) struct Stats {
     keys: usize,
     dbs: Vec<u64>,
     /// type → RDB encodings seen.
@@ -1292,7 +1292,7 @@ struct Stats {
     live_encodings: BTreeMap<&'static str, BTreeSet<String>>,
 }
 
-fn scan_all(s: &mut Server) -> BTreeSet<Vec<u8>> {
+pub(crate) fn scan_all(s: &mut Server) -> BTreeSet<Vec<u8>> {
     let mut out = BTreeSet::new();
     let mut cursor = b"0".to_vec();
     loop {
@@ -1309,13 +1309,13 @@ fn scan_all(s: &mut Server) -> BTreeSet<Vec<u8>> {
     out
 }
 
-fn server_now_ms(s: &mut Server) -> i64 {
+pub(crate) fn server_now_ms(s: &mut Server) -> i64 {
     let t = s.oks(&["TIME"]);
     let a = t.array();
     a[0].int() * 1000 + a[1].int() / 1000
 }
 
-fn compare_all(s: &mut Server, keys: &[OwnedKey], d: &mut Diffs) -> Stats {
+pub(crate) fn compare_all(s: &mut Server, keys: &[OwnedKey], d: &mut Diffs) -> Stats {
     let mut stats = Stats::default();
     let mut by_db: BTreeMap<u64, BTreeMap<Vec<u8>, &OwnedKey>> = BTreeMap::new();
     for key in keys {

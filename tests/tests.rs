@@ -6,5 +6,6 @@ mod support;
 mod aof;
 mod cli;
 mod corpus;
+mod export;
 mod robustness;
 mod servers;

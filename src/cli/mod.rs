@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod export;
 pub mod filter_args;
 
 use crate::verify::{self, Status};
@@ -42,6 +43,12 @@ pub enum Command {
     /// Exit status: 0 when every file is ok, 1 when any file is truncated, corrupt,
     /// unsupported or fails its checksum, 2 for usage errors and unreadable files.
     Verify(VerifyArgs),
+    /// Convert an RDB or AOF to JSON lines, a JSON array, or RESP commands that rebuild
+    /// the dataset (`redis-cli --pipe`). Streams; constant memory.
+    ///
+    /// Exit status: 0 written, 1 the input is damaged (output stops at the damage),
+    /// 2 usage or I/O error. A closed pipe (`| head`) ends quietly with 0.
+    Export(Box<export::ExportArgs>),
     /// Append-only files: repair.
     #[command(subcommand)]
     Aof(AofCommand),
@@ -134,7 +141,7 @@ pub struct VerifyArgs {
 }
 
 /// A progress bar on stderr for big files, only when stderr is a terminal.
-fn progress_bar(path: &std::path::Path) -> Option<indicatif::ProgressBar> {
+pub(crate) fn progress_bar(path: &std::path::Path) -> Option<indicatif::ProgressBar> {
     use std::io::IsTerminal;
     let size = std::fs::metadata(path).ok()?.len();
     if !std::io::stderr().is_terminal() || size < 64 << 20 {
@@ -224,6 +231,7 @@ pub fn main() -> ExitCode {
     };
     let result = match &cli.command {
         Command::Verify(a) => run_verify(a),
+        Command::Export(a) => export::run_export(a),
         Command::Aof(AofCommand::Repair(a)) => run_repair(a),
     };
     match result {

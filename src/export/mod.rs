@@ -5,7 +5,11 @@
 //! Everything streams: a key's elements go from the encoded bytes to the output one at
 //! a time (`rdb::items::for_each`), so memory does not grow with a collection's size.
 
+pub mod bytes;
+pub mod json;
+pub mod output;
 pub mod resp;
+pub mod run;
 
 use std::fmt;
 

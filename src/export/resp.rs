@@ -74,6 +74,10 @@ impl Target {
     pub fn has_functions(&self) -> bool {
         self.at_least((7, 0), (7, 2))
     }
+    /// `XCFGSET` (stream idempotent-producer settings): Redis 8.6.
+    pub fn has_stream_idmp(&self) -> bool {
+        !self.valkey && (self.major, self.minor) >= (8, 6)
+    }
 }
 
 impl std::fmt::Display for Target {
@@ -132,6 +136,9 @@ pub enum Loss {
     Function,
     /// A Redis 7.0 release-candidate function (no command loads that format).
     PreGaFunction,
+    /// Redis 8.6 idempotent-producer history of a stream (no command sets it; the
+    /// settings are kept with `XCFGSET` where the target has it).
+    IdmpHistory,
 }
 
 impl Loss {
@@ -146,6 +153,9 @@ impl Loss {
             }
             Loss::Function => "function libraries (need Redis 7.0)",
             Loss::PreGaFunction => "Redis 7.0 release-candidate functions",
+            Loss::IdmpHistory => {
+                "stream idempotent-producer ids (IDMP history: no command restores it)"
+            }
         }
     }
 }
@@ -647,6 +657,25 @@ fn stream_commands(
         }
     }
     emit(&setid)?;
+
+    // 6. Idempotent-producer settings (Redis 8.6); their id tables cannot be rebuilt.
+    if let Some(idmp) = meta.idmp()? {
+        if opts.allows(Target::has_stream_idmp) {
+            let d = idmp.duration_s.to_string();
+            let m = idmp.max_size.to_string();
+            emit(&[
+                b"XCFGSET",
+                key,
+                b"IDMP-DURATION",
+                d.as_bytes(),
+                b"IDMP-MAXSIZE",
+                m.as_bytes(),
+            ])?;
+        }
+        if idmp.iids > 0 || idmp.iids_added > 0 {
+            lost.push(Loss::IdmpHistory);
+        }
+    }
     Ok(())
 }
 

@@ -515,7 +515,51 @@ pub fn meta<'a>(body: Region<'a>, version: u8) -> Result<Meta<'a>> {
     })
 }
 
+/// Redis 8.6 idempotent-producer settings and table sizes (stream v4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Idmp {
+    pub duration_s: u64,
+    pub max_size: u64,
+    pub producers: u64,
+    /// Producer/iid pairs tracked, over all producers.
+    pub iids: u64,
+    pub iids_added: u64,
+    pub duplicates: u64,
+}
+
 impl<'a> Meta<'a> {
+    /// The idempotent-producer block after the groups (stream v4), `None` before v4.
+    pub fn idmp(&self) -> Result<Option<Idmp>> {
+        if self.version < 4 {
+            return Ok(None);
+        }
+        let mut cur = self.groups;
+        for _ in 0..self.group_count {
+            read_group(&mut cur, self.version)?;
+        }
+        let duration_s = cur.length()?;
+        let max_size = cur.length()?;
+        let producers = cur.count(2)?;
+        let mut iids = 0;
+        for _ in 0..producers {
+            cur.skip_string()?;
+            let n = cur.count(3)?;
+            for _ in 0..n {
+                cur.skip_string()?;
+                StreamId::read_pair(&mut cur)?;
+            }
+            iids += n;
+        }
+        Ok(Some(Idmp {
+            duration_s,
+            max_size,
+            producers,
+            iids,
+            iids_added: cur.length()?,
+            duplicates: cur.length()?,
+        }))
+    }
+
     /// The consumer groups, in file order (by name).
     pub fn groups(&self) -> impl Iterator<Item = Result<Group<'a>>> {
         let mut cur = self.groups;
