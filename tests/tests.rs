@@ -7,5 +7,6 @@ mod aof;
 mod cli;
 mod corpus;
 mod export;
+mod memory_servers;
 mod robustness;
 mod servers;

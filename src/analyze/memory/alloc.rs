@@ -54,11 +54,16 @@ fn jemalloc_class(n: u64, quantum: u64) -> u64 {
         return 8;
     }
     if n <= quantum * 8 {
-        return n.div_ceil(quantum) * quantum;
+        return round_up(n, quantum);
     }
-    let lg = 63 - (n - 1).leading_zeros() as u64; // 2^lg < n <= 2^(lg+1)
-    let step = 1u64 << (lg - 2);
-    n.div_ceil(step) * step
+    let lg = 63 - (n - 1).leading_zeros(); // 2^lg < n <= 2^(lg+1)
+    round_up(n, 1 << (lg - 2))
+}
+
+/// `n` rounded up to a multiple of `step`, a power of two.
+#[inline]
+fn round_up(n: u64, step: u64) -> u64 {
+    (n + step - 1) & !(step - 1)
 }
 
 /// glibc: chunks are the request plus an 8-byte header rounded up to 16 (at least 32);

@@ -1,10 +1,11 @@
 //! Lists, sets, sorted sets and hashes: blob encodings by their length, hashtable and
 //! skiplist encodings element by element (lengths only; nothing is decompressed).
 
-use super::{size, Generation, MemoryModel};
+use super::{size, text_len, Generation, MemoryModel};
 use crate::error::{Error, Result};
 use crate::rdb::cursor::Cursor;
 use crate::rdb::value::{HashTtlLayout, Value};
+use crate::rdb::RdbStr;
 
 pub(super) fn estimate(m: &MemoryModel, v: &Value<'_>) -> Result<u64> {
     match *v {
@@ -24,12 +25,12 @@ pub(super) fn estimate(m: &MemoryModel, v: &Value<'_>) -> Result<u64> {
             let mut packed_single = None;
             for _ in 0..nodes {
                 let container = if v2 { c.length()? } else { 2 };
-                let len = c.string()?.len() as u64;
+                let len = text_len(&c.string()?) as u64;
                 if nodes == 1 && container == 2 {
                     packed_single = Some(len);
                 }
                 // A plain node holds one big element as raw bytes.
-                total += size::QUICKLIST_NODE
+                total += m.quicklist_node()
                     + if container == 1 {
                         m.usable(len)
                     } else {
@@ -51,7 +52,7 @@ pub(super) fn estimate(m: &MemoryModel, v: &Value<'_>) -> Result<u64> {
             let mut node_bytes = Vec::new();
             let mut cur = 7u64;
             for _ in 0..count {
-                let len = c.string()?.len() as u64 + 2;
+                let len = text_len(&c.string()?) as u64 + 2;
                 if cur + len > size::LIST_LISTPACK_BYTES && cur > 7 {
                     node_bytes.push(cur);
                     cur = 7;
@@ -67,10 +68,14 @@ pub(super) fn estimate(m: &MemoryModel, v: &Value<'_>) -> Result<u64> {
         Value::Set { count, items } => {
             let mut c = items.cursor();
             let mut strings = 0u64;
+            let mut all_integers = true;
             for _ in 0..count {
-                strings += m.sds(c.string()?.len());
+                let s = c.string()?;
+                all_integers = all_integers && is_integer(&s);
+                strings += m.sds(text_len(&s));
             }
-            Ok(size::ROBJ + dict(m, count) + count * size::DICT_ENTRY + strings)
+            let g = Growth::set(m, all_integers);
+            Ok(size::ROBJ + dict(m, count, g) + count * size::DICT_ENTRY + strings)
         }
         Value::Zset {
             count,
@@ -80,7 +85,7 @@ pub(super) fn estimate(m: &MemoryModel, v: &Value<'_>) -> Result<u64> {
             let mut c = items.cursor();
             let mut strings = 0u64;
             for _ in 0..count {
-                strings += m.sds(c.string()?.len());
+                strings += m.sds(text_len(&c.string()?));
                 skip_score(&mut c, binary_scores)?;
             }
             Ok(skiplist(m, count, strings))
@@ -89,9 +94,9 @@ pub(super) fn estimate(m: &MemoryModel, v: &Value<'_>) -> Result<u64> {
             let mut c = items.cursor();
             let mut strings = 0u64;
             for _ in 0..count {
-                strings += field(m, c.string()?.len(), false) + m.sds(c.string()?.len());
+                strings += field(m, text_len(&c.string()?), false) + m.sds(text_len(&c.string()?));
             }
-            Ok(size::ROBJ + dict(m, count) + count * size::DICT_ENTRY + strings)
+            Ok(size::ROBJ + dict(m, count, Growth::hash(m)) + count * size::DICT_ENTRY + strings)
         }
         Value::HashWithTtl {
             count,
@@ -106,15 +111,15 @@ pub(super) fn estimate(m: &MemoryModel, v: &Value<'_>) -> Result<u64> {
                     HashTtlLayout::Redis | HashTtlLayout::RedisPreGa => c.length()? != 0,
                     HashTtlLayout::Valkey => false,
                 };
-                let f = c.string()?.len();
-                let v = c.string()?.len();
+                let f = text_len(&c.string()?);
+                let v = text_len(&c.string()?);
                 let has_ttl = match layout {
                     HashTtlLayout::Valkey => c.i64le()? != -1,
                     _ => ttl_before,
                 };
                 strings += field(m, f, has_ttl) + m.sds(v);
             }
-            Ok(size::ROBJ + dict(m, count) + count * size::DICT_ENTRY + strings)
+            Ok(size::ROBJ + dict(m, count, Growth::hash(m)) + count * size::DICT_ENTRY + strings)
         }
         Value::Stream { version, body } => super::stream::estimate(m, version, body),
         Value::String(_) | Value::Module { .. } => Err(Error::corrupt(
@@ -130,19 +135,86 @@ fn quicklist(m: &MemoryModel, node_bytes: &[u64]) -> u64 {
         + size::QUICKLIST
         + node_bytes
             .iter()
-            .map(|&b| size::QUICKLIST_NODE + m.blob(b))
+            .map(|&b| m.quicklist_node() + m.blob(b))
             .sum::<u64>()
 }
 
-/// A dict's struct and bucket array for `n` entries: a power of two, at least 4, that
-/// holds them all (what loading pre-sizes and what growing one insert at a time reaches).
-fn dict(m: &MemoryModel, n: u64) -> u64 {
-    m.dict_struct() + 8 * buckets(n)
+/// How a hashtable-encoded collection's dict grew, which decides whether an incremental
+/// rehash is still under way (both tables count in MEMORY USAGE).
+#[derive(Clone, Copy)]
+struct Growth {
+    /// Rehash steps each insert performs (each moves one non-empty bucket): the lookup
+    /// and the insert both step for sorted sets, and for hashes except in 7.4.
+    steps_per_insert: u64,
+    /// Table size the conversion from the small encoding creates: no rehash runs until
+    /// the dict outgrows it.
+    presized: u64,
 }
 
-fn buckets(n: u64) -> u64 {
-    n.max(4).next_power_of_two()
+impl Growth {
+    fn set(m: &MemoryModel, all_integers: bool) -> Growth {
+        let presized = match (all_integers, m.generation >= Generation::Redis72) {
+            // an intset converts at 513 members, pre-sized for all of them
+            (true, _) => 1024,
+            // 7.2+ converts a 128-member listpack pre-sized for 129
+            (false, true) => 256,
+            (false, false) => 4,
+        };
+        Growth {
+            steps_per_insert: 1,
+            presized,
+        }
+    }
+
+    fn zset(m: &MemoryModel) -> Growth {
+        Growth {
+            steps_per_insert: 2,
+            presized: if m.generation >= Generation::Redis72 {
+                256
+            } else {
+                128
+            },
+        }
+    }
+
+    fn hash(m: &MemoryModel) -> Growth {
+        Growth {
+            steps_per_insert: if m.generation == Generation::Redis74 {
+                1
+            } else {
+                2
+            },
+            presized: 128,
+        }
+    }
 }
+
+/// A dict's struct and bucket array for `n` entries.
+fn dict(m: &MemoryModel, n: u64, g: Growth) -> u64 {
+    m.dict_struct() + 8 * buckets(n, g)
+}
+
+/// Buckets of a dict grown one insert at a time: a power of two (at least 4) that holds
+/// every entry, plus the previous table while the incremental rehash that started when
+/// the dict outgrew it is still running. About 1 - 1/e of the old table's buckets hold
+/// entries, and each insert moves `steps_per_insert` of them.
+fn buckets(n: u64, g: Growth) -> u64 {
+    let size = n.max(4).next_power_of_two();
+    let old = size / 2;
+    if old < g.presized || n <= 4 {
+        return size;
+    }
+    let steps = (n - old - 1) * g.steps_per_insert;
+    if (steps as f64) < old as f64 * NON_EMPTY_BUCKETS {
+        size + old
+    } else {
+        size
+    }
+}
+
+/// Share of a just-outgrown table's buckets that hold entries (1 - 1/e for n keys in n
+/// buckets): the rehash steps it takes, per bucket.
+const NON_EMPTY_BUCKETS: f64 = 0.632;
 
 /// A hash field: an sds before 7.4, an mstr (with an ExpireMeta when it has a TTL) after.
 fn field(m: &MemoryModel, len: usize, has_ttl: bool) -> u64 {
@@ -165,7 +237,7 @@ fn skiplist(m: &MemoryModel, n: u64, strings: u64) -> u64 {
     size::ROBJ
         + size::ZSET
         + size::ZSKIPLIST
-        + dict(m, n)
+        + dict(m, n, Growth::zset(m))
         + header_node
         + strings
         + n * size::DICT_ENTRY
@@ -182,6 +254,15 @@ fn expected_node(m: &MemoryModel) -> f64 {
         p *= 0.25;
     }
     e
+}
+
+/// Whether a set member is one an intset could hold.
+fn is_integer(s: &RdbStr<'_>) -> bool {
+    match *s {
+        RdbStr::Int(_) => true,
+        RdbStr::Raw(b) => super::is_canonical_long(b),
+        RdbStr::Lzf { .. } => false,
+    }
 }
 
 fn skip_score(c: &mut Cursor<'_>, binary: bool) -> Result<()> {

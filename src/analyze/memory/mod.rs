@@ -54,7 +54,6 @@ pub(crate) mod size {
     pub const ROBJ: u64 = 16;
     pub const DICT_ENTRY: u64 = 24;
     pub const QUICKLIST: u64 = 40;
-    pub const QUICKLIST_NODE: u64 = 32;
     pub const ZSET: u64 = 16;
     pub const ZSKIPLIST: u64 = 32;
     /// `zskiplistNode` without its levels (ele, score, backward).
@@ -152,7 +151,7 @@ impl MemoryModel {
     /// A string value: shared/int-encoded integers cost the robj only, short strings
     /// live inside their robj (embstr), longer ones own a separate sds.
     fn string_object(&self, s: &RdbStr<'_>) -> u64 {
-        let len = s.len();
+        let len = text_len(s);
         if looks_like_long(s) {
             return size::ROBJ;
         }
@@ -173,6 +172,14 @@ impl MemoryModel {
         match self.generation {
             Generation::Redis6 => len,
             _ => self.usable(len),
+        }
+    }
+
+    /// `sizeof(quicklistNode)`: 7.0 widened its `sz` to a size_t.
+    pub(crate) fn quicklist_node(&self) -> u64 {
+        match self.generation {
+            Generation::Redis6 => 32,
+            _ => 40,
         }
     }
 
@@ -200,6 +207,23 @@ pub(crate) fn sds_header(len: usize) -> u64 {
         256..=65535 => 5,
         _ if (len as u64) < (1 << 32) => 9,
         _ => 17,
+    }
+}
+
+/// Decoded length of an RDB string (an int-encoded one is its decimal text) without
+/// decoding it.
+#[inline]
+pub(crate) fn text_len(s: &RdbStr<'_>) -> usize {
+    match *s {
+        RdbStr::Raw(b) => b.len(),
+        RdbStr::Lzf { len, .. } => len,
+        RdbStr::Int(i) => {
+            let digits = i
+                .unsigned_abs()
+                .checked_ilog10()
+                .map_or(1, |d| d as usize + 1);
+            digits + usize::from(i < 0)
+        }
     }
 }
 

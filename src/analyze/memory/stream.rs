@@ -1,7 +1,7 @@
 //! Streams: the node radix tree, the node listpacks, and each consumer group's and
 //! consumer's pending-entry trees, priced as `objectComputeSize` prices them.
 
-use super::{size, Generation, MemoryModel};
+use super::{size, text_len, Generation, MemoryModel};
 use crate::error::Result;
 use crate::rdb::value::Region;
 
@@ -21,7 +21,7 @@ pub(super) fn estimate(m: &MemoryModel, version: u8, body: Region<'_>) -> Result
             buf.copy_from_slice(raw);
         }
         tree.add(&buf);
-        let len = c.string()?.len() as u64;
+        let len = text_len(&c.string()?) as u64;
         listpacks += m.usable(if i + 1 == nodes {
             len.max(NODE_PREALLOC)
         } else {
@@ -59,7 +59,7 @@ pub(super) fn estimate(m: &MemoryModel, version: u8, body: Region<'_>) -> Result
         total += group_struct + pel_tree.usage() + STREAM_NACK * pel;
         let consumers = c.length()?;
         for _ in 0..consumers {
-            let name = c.string()?.len() as u64;
+            let name = text_len(&c.string()?) as u64;
             c.take(8)?; // seen time
             if version >= 3 {
                 c.take(8)?; // active time

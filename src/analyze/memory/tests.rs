@@ -89,6 +89,24 @@ fn strings_match_measured_memory_usage() {
 }
 
 #[test]
+fn int_encoded_lengths() {
+    for i in [
+        0i64,
+        7,
+        -7,
+        10,
+        99,
+        -100,
+        12345,
+        i32::MIN as i64,
+        i64::MIN,
+        i64::MAX,
+    ] {
+        assert_eq!(text_len(&RdbStr::Int(i)), i.to_string().len(), "{i}");
+    }
+}
+
+#[test]
 fn canonical_longs() {
     for ok in [
         "0",
