@@ -2,7 +2,6 @@
 //! one function per subcommand, and the exit-status policy. The only place that
 //! prints or decides exit codes.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -10,8 +9,7 @@ use clap::{Parser, Subcommand};
 
 pub mod export;
 pub mod filter_args;
-
-use crate::verify::{self, Status};
+pub mod verify;
 
 /// Exit statuses, documented in `--help` and the README.
 pub mod exit {
@@ -42,7 +40,7 @@ pub enum Command {
     /// Prints one line per file (or one JSON object per line with --json).
     /// Exit status: 0 when every file is ok, 1 when any file is truncated, corrupt,
     /// unsupported or fails its checksum, 2 for usage errors and unreadable files.
-    Verify(VerifyArgs),
+    Verify(verify::VerifyArgs),
     /// Convert an RDB or AOF to JSON lines, a JSON array, or RESP commands that rebuild
     /// the dataset (`redis-cli --pipe`). Streams; constant memory.
     ///
@@ -124,22 +122,6 @@ fn run_repair(a: &RepairArgs) -> std::io::Result<u8> {
     }
 }
 
-#[derive(clap::Args, Debug)]
-pub struct VerifyArgs {
-    /// Files to verify; `-` reads standard input (streamed, no temp file).
-    #[arg(required = true, value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
-    /// One JSON object per file per line (schema in the README).
-    #[arg(long)]
-    pub json: bool,
-    /// Read files into memory instead of memory-mapping them.
-    #[arg(long)]
-    pub no_mmap: bool,
-    /// Also print every warning (empty keys, trailing bytes...) under the verdict line.
-    #[arg(long, short = 'v')]
-    pub verbose: bool,
-}
-
 /// A progress bar on stderr for big files, only when stderr is a terminal.
 pub(crate) fn progress_bar(path: &std::path::Path) -> Option<indicatif::ProgressBar> {
     use std::io::IsTerminal;
@@ -159,63 +141,6 @@ pub(crate) fn progress_bar(path: &std::path::Path) -> Option<indicatif::Progress
     Some(bar)
 }
 
-fn verify_one(path: &std::path::Path, opts: &verify::Options) -> verify::Report {
-    match progress_bar(path) {
-        Some(bar) => {
-            let r =
-                verify::verify_path_with_progress(path, opts, &|done, _| bar.set_position(done));
-            bar.finish_and_clear();
-            r
-        }
-        None => verify::verify_path(path, opts),
-    }
-}
-
-fn run_verify(args: &VerifyArgs) -> std::io::Result<u8> {
-    use rayon::prelude::*;
-    let opts = verify::Options {
-        mmap: !args.no_mmap,
-    };
-    // Several files (all shards of a cluster) are verified in parallel, reported in
-    // the order given.
-    let reports: Vec<verify::Report> =
-        if args.paths.len() > 1 && !args.paths.iter().any(|p| p.as_os_str() == "-") {
-            args.paths
-                .par_iter()
-                .map(|p| verify::verify_path(p, &opts))
-                .collect()
-        } else {
-            args.paths.iter().map(|p| verify_one(p, &opts)).collect()
-        };
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let mut worst = exit::OK;
-    for report in &reports {
-        if args.json {
-            serde_json::to_writer(&mut out, report).map_err(std::io::Error::other)?;
-            writeln!(out)?;
-        } else {
-            writeln!(out, "{}", report.human_line())?;
-            if let Some(line) = report.error_line() {
-                eprintln!("{line}");
-            }
-            if args.verbose {
-                for w in &report.warnings {
-                    writeln!(out, "  warning: {w}")?;
-                }
-            }
-        }
-        out.flush()?;
-        let code = match report.status {
-            Status::Ok => exit::OK,
-            Status::Unreadable => exit::ERROR,
-            _ => exit::NOT_OK,
-        };
-        worst = worst.max(code);
-    }
-    Ok(worst)
-}
-
 /// Runs the command line and returns the process exit status.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -230,7 +155,7 @@ pub fn main() -> ExitCode {
         }
     };
     let result = match &cli.command {
-        Command::Verify(a) => run_verify(a),
+        Command::Verify(a) => verify::run_verify(a),
         Command::Export(a) => export::run_export(a),
         Command::Aof(AofCommand::Repair(a)) => run_repair(a),
     };
