@@ -23,6 +23,7 @@ pub mod stream_reader;
 pub mod string;
 pub mod types;
 pub mod value;
+pub mod writer;
 
 pub use check::{Checker, Depth};
 pub use header::{Dialect, Header};
