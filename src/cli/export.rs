@@ -73,10 +73,7 @@ fn parse_rename(s: &str) -> Result<(Vec<u8>, Vec<u8>), String> {
 /// Runs the export; prints what the target could not express on stderr.
 pub fn run_export(a: &ExportArgs) -> std::io::Result<u8> {
     let shown = a.path.display().to_string();
-    let multipart = a.path.is_dir()
-        || std::fs::read(&a.path)
-            .map(|d| d.len() < 1 << 20 && crate::aof::verify::looks_like_manifest(&d))
-            .unwrap_or(false);
+    let multipart = a.path.is_dir() || is_manifest(&a.path);
     let single = if multipart {
         None
     } else {
@@ -136,6 +133,16 @@ pub fn run_export(a: &ExportArgs) -> std::io::Result<u8> {
             Ok(exit::NOT_OK)
         }
     }
+}
+
+/// A multi-part AOF's manifest: a small text file whose first lines say `file ...`.
+fn is_manifest(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(4096).read_to_end(&mut head))
+        .is_ok()
+        && crate::aof::verify::looks_like_manifest(&head)
 }
 
 fn export_multipart(

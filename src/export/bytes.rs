@@ -72,13 +72,65 @@ pub fn hex(b: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// Bytes that need escaping in a JSON string: controls, `"` and `\\`.
+#[inline]
+fn needs_escape(c: u8) -> bool {
+    c < 0x20 || c == b'"' || c == b'\\'
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Whether any byte of the word is a control, `"`, `\\`, or (with `ascii`) >= 0x80.
+#[inline]
+fn word_is_special(w: u64, ascii: bool) -> bool {
+    let has_zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+    let below_space = w.wrapping_sub(LO * 0x20) & !w & HI;
+    let quote = has_zero(w ^ (LO * b'"' as u64));
+    let backslash = has_zero(w ^ (LO * b'\\' as u64));
+    let high = if ascii { w & HI } else { 0 };
+    (below_space | quote | backslash | high) != 0
+}
+
+/// Length of the prefix of `b` that is plain ASCII needing no escape.
+#[inline]
+fn plain_ascii_prefix(b: &[u8]) -> usize {
+    let mut i = 0;
+    while i + 8 <= b.len() {
+        let w = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        if word_is_special(w, true) {
+            break;
+        }
+        i += 8;
+    }
+    while i < b.len() && b[i] < 0x80 && !needs_escape(b[i]) {
+        i += 1;
+    }
+    i
+}
+
 /// Appends `s` as a JSON string literal (quotes included).
 pub fn json_str(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
-    let b = s.as_bytes();
+    escape_into(s.as_bytes(), out);
+    out.push(b'"');
+}
+
+/// Escapes valid UTF-8 `b` into `out`: clean runs are copied whole.
+fn escape_into(b: &[u8], out: &mut Vec<u8>) {
     let mut start = 0;
-    for (i, &c) in b.iter().enumerate() {
-        if c >= 0x20 && c != b'"' && c != b'\\' {
+    let mut i = 0;
+    while i < b.len() {
+        if i + 8 <= b.len() {
+            let w = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+            if !word_is_special(w, false) {
+                i += 8;
+                continue;
+            }
+        }
+        let c = b[i];
+        if !needs_escape(c) {
+            i += 1;
             continue;
         }
         out.extend_from_slice(&b[start..i]);
@@ -94,15 +146,22 @@ pub fn json_str(s: &str, out: &mut Vec<u8>) {
                 out.extend_from_slice(&[H[(c >> 4) as usize], H[(c & 15) as usize]]);
             }
         }
-        start = i + 1;
+        i += 1;
+        start = i;
     }
     out.extend_from_slice(&b[start..]);
-    out.push(b'"');
 }
 
 /// Appends a byte string as JSON in the given mode.
 pub fn json_bytes(b: &[u8], mode: BytesMode, out: &mut Vec<u8>) {
     match mode {
+        BytesMode::Auto if plain_ascii_prefix(b) == b.len() => {
+            // The common case: nothing to validate or escape.
+            out.reserve(b.len() + 2);
+            out.push(b'"');
+            out.extend_from_slice(b);
+            out.push(b'"');
+        }
         BytesMode::Auto => match std::str::from_utf8(b) {
             Ok(s) => json_str(s, out),
             Err(_) => {
@@ -132,6 +191,27 @@ mod tests {
         let mut v = Vec::new();
         f(&mut v);
         String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn word_scan_agrees_with_bytes() {
+        for c in 0..=255u8 {
+            for pos in 0..8 {
+                let mut w = *b"abcdefgh";
+                w[pos] = c;
+                let word = u64::from_le_bytes(w);
+                assert_eq!(word_is_special(word, false), needs_escape(c), "{c}");
+                assert_eq!(
+                    word_is_special(word, true),
+                    needs_escape(c) || c >= 0x80,
+                    "{c}"
+                );
+            }
+        }
+        let mut long = b"0123456789abcdef0123456789".to_vec();
+        assert_eq!(plain_ascii_prefix(&long), long.len());
+        long[17] = b'"';
+        assert_eq!(plain_ascii_prefix(&long), 17);
     }
 
     #[test]

@@ -48,6 +48,10 @@ impl From<std::io::Error> for ExportError {
     }
 }
 
+thread_local! {
+    static SCRATCH: std::cell::Cell<items::Scratch> = std::cell::Cell::new(items::Scratch::default());
+}
+
 /// `items::for_each` for callbacks that write: an output error stops the walk and is
 /// returned as such (not disguised as damage in the input).
 pub(crate) fn each_element(
@@ -55,12 +59,16 @@ pub(crate) fn each_element(
     mut f: impl FnMut(Element<'_>) -> Result<(), ExportError>,
 ) -> Result<(), ExportError> {
     let mut stopped = None;
-    let r = items::for_each(value, |e| {
+    // One set of decode buffers per thread, lent out for the walk (a nested walk
+    // would get fresh ones).
+    let mut scratch = SCRATCH.with(|s| s.take());
+    let r = items::for_each_with(value, &mut scratch, |e| {
         f(e).map_err(|err| {
             stopped = Some(err);
             crate::Error::corrupt(0, "export stopped")
         })
     });
+    SCRATCH.with(|s| s.replace(scratch));
     match (stopped, r) {
         (Some(e), _) => Err(e),
         (None, Err(e)) => Err(ExportError::Read(e)),

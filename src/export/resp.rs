@@ -194,8 +194,17 @@ pub fn encoded_len(args: &[&[u8]]) -> usize {
 /// Appends one command in RESP to `out`, reserving exactly its size first.
 pub fn encode_command(args: &[&[u8]], out: &mut Vec<u8>) {
     out.reserve(encoded_len(args));
-    // Writing into a Vec cannot fail.
-    let _ = write_command(out, args);
+    let mut n = itoa::Buffer::new();
+    out.push(b'*');
+    out.extend_from_slice(n.format(args.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for a in args {
+        out.push(b'$');
+        out.extend_from_slice(n.format(a.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
 }
 
 /// Writes one command in RESP (an array of bulk strings).

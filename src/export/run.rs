@@ -194,7 +194,10 @@ impl<'o, 'w> Exporter<'o, 'w> {
                         next_progress = k.offset + (4 << 20);
                     }
                     self.key.clear();
-                    self.key.extend_from_slice(&k.key.to_vec()?);
+                    match k.key.as_raw() {
+                        Some(name) => self.key.extend_from_slice(name),
+                        None => self.key.extend_from_slice(&k.key.to_vec()?),
+                    }
                     if !pass_all && !self.opts.filter.matches(&k, &self.key) {
                         self.summary.skipped += 1;
                         continue;

@@ -36,16 +36,32 @@ fn decode<'b>(s: &RdbStr<'b>, buf: &'b mut Vec<u8>) -> Result<&'b [u8]> {
 }
 
 /// Calls `f` for every element of `value` (of logical type `kind`).
-pub fn for_each(value: &Value<'_>, mut f: impl FnMut(Element<'_>) -> Result<()>) -> Result<()> {
-    let mut a = Vec::new();
-    let mut b = Vec::new();
+pub fn for_each(value: &Value<'_>, f: impl FnMut(Element<'_>) -> Result<()>) -> Result<()> {
+    for_each_with(value, &mut Scratch::default(), f)
+}
+
+/// Decode buffers that [`for_each_with`] reuses from one value to the next, so a walk
+/// over millions of LZF strings does not allocate (and fault in) fresh memory for each.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    a: Vec<u8>,
+    b: Vec<u8>,
+}
+
+/// [`for_each`] with caller-owned decode buffers.
+pub fn for_each_with(
+    value: &Value<'_>,
+    scratch: &mut Scratch,
+    mut f: impl FnMut(Element<'_>) -> Result<()>,
+) -> Result<()> {
+    let Scratch { a, b } = scratch;
     match *value {
-        Value::String(s) => f(Element::Member(decode(&s, &mut a)?)),
+        Value::String(s) => f(Element::Member(decode(&s, a)?)),
         Value::List { count, items } | Value::Set { count, items } => {
             let mut c = items.cursor();
             for _ in 0..count {
                 let s = c.string()?;
-                f(Element::Member(decode(&s, &mut a)?))?;
+                f(Element::Member(decode(&s, a)?))?;
             }
             Ok(())
         }
@@ -62,7 +78,7 @@ pub fn for_each(value: &Value<'_>, mut f: impl FnMut(Element<'_>) -> Result<()>)
                 } else {
                     c.ascii_double()?
                 };
-                f(Element::Scored(decode(&s, &mut a)?, score))?;
+                f(Element::Scored(decode(&s, a)?, score))?;
             }
             Ok(())
         }
@@ -71,11 +87,7 @@ pub fn for_each(value: &Value<'_>, mut f: impl FnMut(Element<'_>) -> Result<()>)
             for _ in 0..count {
                 let k = c.string()?;
                 let v = c.string()?;
-                f(Element::Field(
-                    decode(&k, &mut a)?,
-                    decode(&v, &mut b)?,
-                    None,
-                ))?;
+                f(Element::Field(decode(&k, a)?, decode(&v, b)?, None))?;
             }
             Ok(())
         }
@@ -106,22 +118,18 @@ pub fn for_each(value: &Value<'_>, mut f: impl FnMut(Element<'_>) -> Result<()>)
                 } else {
                     ttl
                 };
-                f(Element::Field(
-                    decode(&k, &mut a)?,
-                    decode(&v, &mut b)?,
-                    ttl,
-                ))?;
+                f(Element::Field(decode(&k, a)?, decode(&v, b)?, ttl))?;
             }
             Ok(())
         }
-        Value::Encoded { type_id, blob, .. } => for_each_in_blob(type_id, &blob, &mut a, &mut f),
+        Value::Encoded { type_id, blob, .. } => for_each_in_blob(type_id, &blob, a, &mut f),
         Value::Quicklist { nodes, items, v2 } => {
             let mut c = items.cursor();
             for _ in 0..nodes {
                 let container = if v2 { c.length()? } else { 2 };
                 let at = c.offset();
                 let s = c.string()?;
-                let bytes = decode(&s, &mut a)?;
+                let bytes = decode(&s, a)?;
                 if container == 1 {
                     f(Element::Member(bytes))?;
                 } else if v2 {
@@ -151,7 +159,7 @@ pub fn for_each(value: &Value<'_>, mut f: impl FnMut(Element<'_>) -> Result<()>)
                 let s = c.string()?;
                 let master = StreamId::from_sid128(&k)
                     .ok_or_else(|| Error::corrupt(at, "bad stream node key"))?;
-                let bytes = decode(&s, &mut a)?;
+                let bytes = decode(&s, a)?;
                 for (id, pairs) in node_entries(master, bytes).map_err(|e| blob_err(e, at))? {
                     let owned: Vec<(Vec<u8>, Vec<u8>)> = pairs
                         .iter()
