@@ -17,6 +17,7 @@ pub mod error;
 pub mod export;
 pub mod filter;
 pub mod rdb;
+pub mod restore;
 pub mod source;
 pub mod time;
 pub mod verify;

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 pub mod export;
 pub mod filter_args;
+pub mod restore;
 pub mod verify;
 
 /// Exit statuses, documented in `--help` and the README.
@@ -50,6 +51,13 @@ pub enum Command {
     /// Append-only files: repair.
     #[command(subcommand)]
     Aof(AofCommand),
+    /// Write a backup into a live Redis, Valkey or Redis Cluster (RESTORE with DUMP
+    /// payloads built from the file; pipelined; conflict, TTL and db policies).
+    ///
+    /// Exit status: 0 when every selected key was written and the target's key counts
+    /// agree, 1 when any key failed, existing keys stopped it (--conflict fail) or the
+    /// counts disagree, 2 for usage errors, unreadable files and lost connections.
+    Restore(Box<restore::RestoreArgs>),
 }
 
 #[derive(Subcommand, Debug)]
@@ -158,6 +166,7 @@ pub fn main() -> ExitCode {
         Command::Verify(a) => verify::run_verify(a),
         Command::Export(a) => export::run_export(a),
         Command::Aof(AofCommand::Repair(a)) => run_repair(a),
+        Command::Restore(a) => restore::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
