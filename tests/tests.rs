@@ -8,5 +8,6 @@ mod cli;
 mod corpus;
 mod export;
 mod memory_servers;
+mod restore;
 mod robustness;
 mod servers;

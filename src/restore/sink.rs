@@ -52,6 +52,9 @@ pub struct Sink {
     events: Receiver<Event>,
     seed: Endpoint,
     batch_bytes: usize,
+    /// Commands per batch: bounded under `--rate` so the limit is smooth (about 20
+    /// batches per second).
+    batch_items: usize,
     seq: u64,
     /// Batches sent and not yet settled: seq → their first record.
     pending: BTreeMap<u64, (u64, Vec<u8>, Option<u64>)>,
@@ -119,7 +122,13 @@ impl Sink {
             events_tx: Some(events_tx),
             events,
             seed: cfg.seed.clone(),
-            batch_bytes: cfg.batch_bytes,
+            batch_bytes: cfg.limiter.bytes_per_sec.map_or(cfg.batch_bytes, |r| {
+                cfg.batch_bytes.min((r / 20.0) as usize + 1)
+            }),
+            batch_items: cfg
+                .limiter
+                .ops_per_sec
+                .map_or(usize::MAX, |r| (r / 20.0) as usize + 1),
             seq: 0,
             pending: BTreeMap::new(),
             totals: BTreeMap::new(),
@@ -283,7 +292,7 @@ impl Sink {
         if l.first.is_none() {
             l.first = Some((offset, key.to_vec(), src_db));
         }
-        if l.batch.buf.len() >= self.batch_bytes {
+        if l.batch.buf.len() >= self.batch_bytes || l.batch.items.len() >= self.batch_items {
             self.flush(lane)?;
         }
         Ok(())

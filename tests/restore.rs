@@ -1,0 +1,709 @@
+//! `rdbkit restore` against real servers: a source server is filled and saved, the
+//! RDB restored into other servers (several versions, a TLS port, an ACL user, a
+//! 3-master cluster with a slot migrating meanwhile), and the targets compared with
+//! the source with `DEBUG DIGEST` and per-db key counts.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use crate::require;
+use crate::support::rdbkit;
+use crate::support::server::{installed, Reply, Server};
+
+/// Servers 7.0+ need the debug command enabled for DEBUG DIGEST.
+fn start(name: &str, extra: &[&str]) -> Option<Server> {
+    let mut args: Vec<&str> = Vec::new();
+    let v = crate::support::server::parse_version(name.rsplit('-').next().unwrap_or(""));
+    if name.starts_with("valkey") || v >= (7, 0, 0) {
+        args.extend(["--enable-debug-command", "yes"]);
+    }
+    args.extend(extra);
+    Server::start(name, &args)
+}
+
+fn need(name: &str) -> bool {
+    installed().iter().any(|n| n == name)
+}
+
+fn cmd(args: &[&str]) -> Vec<Vec<u8>> {
+    args.iter().map(|a| a.as_bytes().to_vec()).collect()
+}
+
+/// A mixed dataset in dbs 0 and 1: every type, small (listpack/intset) and big
+/// (hashtable/quicklist/skiplist) encodings, binary keys, TTLs, a stream with a
+/// consumer group, and (7.0+) a function library.
+fn fill(s: &mut Server, keys_per_db: usize) {
+    for db in [0u64, 1] {
+        s.oks(&["SELECT", &db.to_string()]);
+        let mut cmds = Vec::new();
+        for i in 0..keys_per_db {
+            let k = format!("{db}:k:{i}");
+            let n = if i % 50 == 0 { 700 } else { 1 + i % 20 };
+            match i % 6 {
+                0 => cmds.push(cmd(&["SET", &k, &"v".repeat(1 + i % 300)])),
+                1 => {
+                    let mut c = cmd(&["RPUSH", &k]);
+                    c.extend((0..n).map(|j| format!("item{j}").into_bytes()));
+                    cmds.push(c)
+                }
+                2 => {
+                    let mut c = cmd(&["SADD", &k]);
+                    c.extend((0..n).map(|j| {
+                        if i % 4 == 0 {
+                            j.to_string()
+                        } else {
+                            format!("m{j}")
+                        }
+                        .into_bytes()
+                    }));
+                    cmds.push(c)
+                }
+                3 => {
+                    let mut c = cmd(&["ZADD", &k]);
+                    for j in 0..n {
+                        c.push(format!("{}", j as f64 * 1.25 - 3.0).into_bytes());
+                        c.push(format!("z{j}").into_bytes());
+                    }
+                    cmds.push(c)
+                }
+                4 => {
+                    let mut c = cmd(&["HSET", &k]);
+                    for j in 0..n {
+                        c.push(format!("f{j}").into_bytes());
+                        c.push("x".repeat(j % 70).into_bytes());
+                    }
+                    cmds.push(c)
+                }
+                _ => {
+                    for j in 0..(n % 7 + 1) {
+                        cmds.push(cmd(&["XADD", &k, "*", "n", &j.to_string()]));
+                    }
+                }
+            }
+            if i % 7 == 0 {
+                cmds.push(cmd(&["PEXPIRE", &k, "86400000"]));
+            }
+        }
+        cmds.push(vec![
+            b"SET".to_vec(),
+            b"bin\x00\xff\r\nkey".to_vec(),
+            b"\x00\x01".to_vec(),
+        ]);
+        cmds.push(cmd(&["SET", "int", "12345"]));
+        cmds.push(cmd(&["XADD", "grouped", "*", "a", "1"]));
+        cmds.push(cmd(&["XGROUP", "CREATE", "grouped", "g", "0"]));
+        s.pipeline(&cmds);
+    }
+    s.oks(&["SELECT", "0"]);
+    if s.at_least(7, 0) {
+        s.oks(&[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=restorelib\nredis.register_function('rk_echo', function(keys, args) return args[1] end)",
+        ]);
+    }
+}
+
+fn digest(s: &mut Server) -> String {
+    s.oks(&["DEBUG", "DIGEST"]).text()
+}
+
+fn dbsizes(s: &mut Server) -> BTreeMap<u64, u64> {
+    let text = s.oks(&["INFO", "keyspace"]).text();
+    text.lines()
+        .filter_map(|l| {
+            let (db, rest) = l.split_once(':')?;
+            let keys = rest
+                .split(',')
+                .next()?
+                .strip_prefix("keys=")?
+                .parse()
+                .ok()?;
+            Some((db.strip_prefix("db")?.parse().ok()?, keys))
+        })
+        .collect()
+}
+
+/// Saves the source into `dir/name.rdb`.
+fn save_to(s: &mut Server, dir: &Path, name: &str) -> PathBuf {
+    let bytes = s.save_and_read();
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+fn restore(file: &Path, url: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["restore", file.to_str().unwrap(), "--to", url];
+    args.extend(extra);
+    rdbkit(&args)
+}
+
+fn url(s: &Server) -> String {
+    format!("redis://127.0.0.1:{}", s.port)
+}
+
+fn show(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn assert_ok(o: &Output) {
+    assert_eq!(o.status.code(), Some(0), "{}", show(o));
+}
+
+#[test]
+fn restores_exactly_into_each_version() {
+    require!(need("redis-7.0.15"), "redis-7.0.15 is not installed");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut src = start("redis-7.0.15", &[]).unwrap();
+    fill(&mut src, 600);
+    let file = save_to(&mut src, tmp.path(), "src.rdb");
+    let want = digest(&mut src);
+    let want_sizes = dbsizes(&mut src);
+    let targets = [
+        "redis-7.0.15",
+        "redis-7.4.1",
+        "redis-8.6.3",
+        "valkey-8.1.1",
+        "valkey-9.1.2",
+    ];
+    std::thread::scope(|sc| {
+        for name in targets {
+            let (file, want, want_sizes) = (&file, &want, &want_sizes);
+            sc.spawn(move || {
+                if !need(name) {
+                    require!(false, "{name} is not installed");
+                }
+                let mut t = start(name, &[]).unwrap();
+                let o = restore(file, &url(&t), &["--json"]);
+                assert_ok(&o);
+                let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+                assert_eq!(r["counts"]["0"], "ok", "{name}: {r}");
+                assert_eq!(r["functions_loaded"], 1, "{name}: {r}");
+                assert_eq!(&digest(&mut t), want, "{name}: DEBUG DIGEST differs");
+                assert_eq!(&dbsizes(&mut t), want_sizes, "{name}");
+                let libs = t.oks(&["FUNCTION", "LIST"]);
+                assert_eq!(libs.array().len(), 1, "{name}: {libs:?}");
+                let ttl = t.oks(&["PTTL", "0:k:0"]).int();
+                assert!(ttl > 86_000_000, "{name}: PTTL {ttl}");
+            });
+        }
+    });
+}
+
+#[test]
+fn old_encodings_restore_into_a_new_server() {
+    require!(
+        need("redis-5.0.10") && need("redis-8.6.3"),
+        "redis-5.0.10 / 8.6.3 missing"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let mut src = start("redis-5.0.10", &[]).unwrap();
+    fill(&mut src, 300);
+    let file = save_to(&mut src, tmp.path(), "src.rdb");
+    let mut t = start("redis-8.6.3", &[]).unwrap();
+    assert_ok(&restore(&file, &url(&t), &[]));
+    assert_eq!(digest(&mut src), digest(&mut t));
+}
+
+#[test]
+fn too_new_payloads_are_refused_per_key_and_listed() {
+    // A 7.4 file's listpack sets (RDB type 20, version 11) cannot be RESTOREd into 7.0.
+    require!(
+        need("redis-7.4.1") && need("redis-7.0.15"),
+        "redis-7.4.1 / 7.0.15 missing"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let mut src = start("redis-7.4.1", &[]).unwrap();
+    src.oks(&["SET", "s", "v"]);
+    src.oks(&["SADD", "set", "a", "b"]);
+    let file = save_to(&mut src, tmp.path(), "src.rdb");
+    let mut t = start("redis-7.0.15", &[]).unwrap();
+    let errors = tmp.path().join("errors.jsonl");
+    let o = restore(
+        &file,
+        &url(&t),
+        &["--mode", "restore", "--errors-to", errors.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let lines = std::fs::read_to_string(&errors).unwrap();
+    let first: serde_json::Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+    assert_eq!(first["key"], "set", "{lines}");
+    assert!(
+        first["error"].as_str().unwrap().contains("RDB version 11"),
+        "{lines}"
+    );
+    assert_eq!(lines.lines().count(), 1);
+    assert_eq!(t.oks(&["GET", "s"]).text(), "v");
+    assert_eq!(t.cmds(&["EXISTS", "set"]).int(), 0);
+}
+
+#[test]
+fn conflict_ttl_db_map_filter_and_dry_run_policies() {
+    require!(need("redis-7.0.15"), "redis-7.0.15 is not installed");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut src = start("redis-7.0.15", &[]).unwrap();
+    src.oks(&["SET", "a", "1"]);
+    src.oks(&["SET", "b", "2", "PX", "3600000"]);
+    src.oks(&["SET", "gone", "x", "PX", "300"]);
+    src.oks(&["SELECT", "1"]);
+    src.oks(&["SET", "c", "3"]);
+    src.oks(&["RPUSH", "user:1", "x"]);
+    src.oks(&["SELECT", "0"]);
+    let file = save_to(&mut src, tmp.path(), "src.rdb");
+    std::thread::sleep(Duration::from_millis(400)); // "gone" has expired now
+    let mut t = start("redis-7.0.15", &[]).unwrap();
+    t.oks(&["SET", "a", "old"]);
+
+    // Dry run: plans, checks conflicts, writes nothing.
+    let o = restore(&file, &url(&t), &["--dry-run", "--conflict", "replace"]);
+    assert_ok(&o);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("would restore"),
+        "{}",
+        show(&o)
+    );
+    assert_eq!(t.cmds(&["DBSIZE"]).int(), 1);
+
+    // fail (default): "a" exists, nothing is written.
+    let o = restore(&file, &url(&t), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("\"a\""),
+        "{}",
+        show(&o)
+    );
+    assert_eq!(t.cmds(&["DBSIZE"]).int(), 1);
+    assert_eq!(t.oks(&["GET", "a"]).text(), "old");
+
+    // skip: "a" keeps its value, the rest arrives; expired keys left out on request.
+    let o = restore(
+        &file,
+        &url(&t),
+        &["--conflict", "skip", "--expired", "skip", "--json"],
+    );
+    assert_ok(&o);
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["dbs"]["0"]["skipped"], 1, "{r}");
+    assert_eq!(r["dbs"]["0"]["expired_skipped"], 1, "{r}");
+    assert_eq!(r["counts"]["0"], "ok", "{r}");
+    assert_eq!(t.oks(&["GET", "a"]).text(), "old");
+    let pttl = t.cmds(&["PTTL", "b"]).int();
+    assert!((3_000_000..=3_600_000).contains(&pttl), "PTTL b {pttl}");
+    t.oks(&["SELECT", "1"]);
+    assert_eq!(t.cmds(&["DBSIZE"]).int(), 2);
+    t.oks(&["SELECT", "0"]);
+
+    // replace + ttl ignore + db-map + filters: only "b"-like keys of db 0, into db 5.
+    let o = restore(
+        &file,
+        &url(&t),
+        &[
+            "--conflict",
+            "replace",
+            "--ttl",
+            "ignore",
+            "--db-map",
+            "0=5",
+            "--db",
+            "0",
+            "--match",
+            "[ab]",
+        ],
+    );
+    assert_ok(&o);
+    t.oks(&["SELECT", "5"]);
+    assert_eq!(t.cmds(&["DBSIZE"]).int(), 2);
+    assert_eq!(t.cmds(&["PTTL", "b"]).int(), -1);
+    assert_eq!(t.oks(&["GET", "a"]).text(), "1");
+
+    // shift: TTLs move by the given amount; --type selects lists only, URL db 7.
+    let o = restore(
+        &file,
+        &format!("{}/7", url(&t)),
+        &["--ttl", "shift=2h", "--conflict", "replace"],
+    );
+    assert_ok(&o);
+    t.oks(&["SELECT", "7"]);
+    let pttl = t.cmds(&["PTTL", "b"]).int();
+    assert!(
+        (10_000_000..=10_800_000).contains(&pttl),
+        "shifted PTTL b {pttl}"
+    );
+    // dbs 0 and 1 both went to db 7; "gone" lives again two hours later.
+    assert_eq!(t.cmds(&["DBSIZE"]).int(), 5);
+    let o = restore(&file, &format!("{}/8", url(&t)), &["--type", "list"]);
+    assert_ok(&o);
+    t.oks(&["SELECT", "8"]);
+    assert_eq!(t.cmds(&["DBSIZE"]).int(), 1);
+}
+
+#[test]
+fn acl_user_failures_are_listed_and_fail_fast_stops() {
+    require!(need("redis-7.0.15"), "redis-7.0.15 is not installed");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut src = start("redis-7.0.15", &[]).unwrap();
+    let mut cmds = Vec::new();
+    for i in 0..2000 {
+        cmds.push(cmd(&["SET", &format!("ok:{i}"), "v"]));
+    }
+    cmds.push(cmd(&["SET", "secret:1", "v"]));
+    cmds.push(cmd(&["SET", "secret:2", "v"]));
+    src.pipeline(&cmds);
+    let file = save_to(&mut src, tmp.path(), "src.rdb");
+    let mut t = start("redis-7.0.15", &[]).unwrap();
+    t.oks(&[
+        "ACL",
+        "SETUSER",
+        "restorer",
+        "on",
+        ">p@ss:word",
+        "~ok:*",
+        "+@all",
+    ]);
+
+    // Wrong password: refused before anything, and the password is never printed.
+    let o = restore(
+        &file,
+        &format!("redis://restorer:wrong-pw-123@127.0.0.1:{}", t.port),
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(!show(&o).contains("wrong-pw-123"), "{}", show(&o));
+
+    let errors = tmp.path().join("e.jsonl");
+    let o = restore(
+        &file,
+        &format!("redis://restorer:p%40ss:word@127.0.0.1:{}", t.port),
+        &["--errors-to", errors.to_str().unwrap(), "--json"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["dbs"]["0"]["written"], 2000, "{r}");
+    assert_eq!(r["dbs"]["0"]["failed"], 2, "{r}");
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&errors)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut keys: Vec<&str> = lines.iter().map(|l| l["key"].as_str().unwrap()).collect();
+    keys.sort();
+    assert_eq!(keys, ["secret:1", "secret:2"]);
+    assert!(
+        lines[0]["error"].as_str().unwrap().contains("NOPERM"),
+        "{lines:?}"
+    );
+
+    // The password from REDISCLI_AUTH; fail-fast stops at the first failure.
+    t.oks(&["FLUSHALL"]);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_rdbkit"))
+        .args(["restore", file.to_str().unwrap(), "--to"])
+        .arg(format!("redis://127.0.0.1:{}", t.port))
+        .args(["--user", "restorer", "--fail-fast", "--match", "secret:*"])
+        .env("REDISCLI_AUTH", "p@ss:word")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert!(show(&o).contains("--fail-fast"), "{}", show(&o));
+}
+
+#[test]
+fn resumes_from_the_checkpoint_after_a_kill() {
+    require!(need("redis-7.0.15"), "redis-7.0.15 is not installed");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut src = start("redis-7.0.15", &[]).unwrap();
+    fill(&mut src, 1500);
+    let file = save_to(&mut src, tmp.path(), "src.rdb");
+    let mut t = start("redis-7.0.15", &[]).unwrap();
+    let cp = tmp.path().join("cp.json");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rdbkit"))
+        .args([
+            "restore",
+            file.to_str().unwrap(),
+            "--to",
+            &url(&t),
+            "--rate",
+            "1000",
+        ])
+        .args(["--checkpoint", cp.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !cp.exists() && t0.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(600));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&cp).unwrap()).unwrap();
+    assert_eq!(saved["complete"], false, "{saved}");
+    let partial: u64 = dbsizes(&mut t).values().sum();
+    let total: u64 = dbsizes(&mut src).values().sum();
+    assert!(
+        partial > 0 && partial < total,
+        "{partial} of {total} keys after the kill"
+    );
+    let o = restore(
+        &file,
+        &url(&t),
+        &["--checkpoint", cp.to_str().unwrap(), "--json"],
+    );
+    assert_ok(&o);
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(r["resumed_from"].as_u64().unwrap() > 0, "{r}");
+    assert_eq!(digest(&mut src), digest(&mut t));
+    // Finished: a third run has nothing to do.
+    let o = restore(&file, &url(&t), &["--checkpoint", cp.to_str().unwrap()]);
+    assert_ok(&o);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("already finished"),
+        "{}",
+        show(&o)
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A CA, and a server and client certificate it signed, made with `openssl`.
+fn make_certs(dir: &Path) -> bool {
+    let script = r#"
+set -e
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=rdbkit-test-ca -keyout ca.key -out ca.crt 2>/dev/null
+for n in server client; do
+  openssl req -newkey rsa:2048 -nodes -subj /CN=$n -keyout $n.key -out $n.csr 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > $n.ext
+  openssl x509 -req -in $n.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile $n.ext -out $n.crt 2>/dev/null
+done
+"#;
+    std::process::Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn restores_over_tls_with_client_certificates() {
+    require!(need("redis-7.0.15"), "redis-7.0.15 is not installed");
+    let tmp = tempfile::tempdir().unwrap();
+    require!(
+        make_certs(tmp.path()),
+        "openssl could not make test certificates"
+    );
+    let p = |n: &str| tmp.path().join(n).to_str().unwrap().to_string();
+    let tls_port = free_port().to_string();
+    let (crt, key, ca) = (p("server.crt"), p("server.key"), p("ca.crt"));
+    let t = start(
+        "redis-7.0.15",
+        &[
+            "--tls-port",
+            &tls_port,
+            "--tls-cert-file",
+            &crt,
+            "--tls-key-file",
+            &key,
+            "--tls-ca-cert-file",
+            &ca,
+        ],
+    );
+    let mut t = t.unwrap();
+    let mut src = start("redis-7.0.15", &[]).unwrap();
+    fill(&mut src, 200);
+    let file = save_to(&mut src, tmp.path(), "src.rdb");
+    let tls_url = format!("rediss://127.0.0.1:{tls_port}");
+    // Without a client certificate the server refuses the handshake.
+    let o = restore(&file, &tls_url, &["--tls-ca", &ca]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert_eq!(t.cmds(&["DBSIZE"]).int(), 0);
+    let o = restore(
+        &file,
+        &tls_url,
+        &[
+            "--tls-ca",
+            &ca,
+            "--tls-cert",
+            &p("client.crt"),
+            "--tls-key",
+            &p("client.key"),
+        ],
+    );
+    assert_ok(&o);
+    assert_eq!(digest(&mut src), digest(&mut t));
+}
+
+/// Three masters on loopback sharing the slots, made with ADDSLOTSRANGE and MEET.
+fn make_cluster(name: &str) -> Vec<Server> {
+    let mut nodes: Vec<Server> = (0..3)
+        .map(|_| {
+            start(
+                name,
+                &["--cluster-enabled", "yes", "--cluster-node-timeout", "5000"],
+            )
+            .unwrap()
+        })
+        .collect();
+    let ranges = [("0", "5460"), ("5461", "10922"), ("10923", "16383")];
+    for (n, (lo, hi)) in nodes.iter_mut().zip(ranges) {
+        n.oks(&["CLUSTER", "ADDSLOTSRANGE", lo, hi]);
+    }
+    let ports: Vec<u16> = nodes.iter().map(|n| n.port).collect();
+    for p in &ports[1..] {
+        nodes[0].oks(&["CLUSTER", "MEET", "127.0.0.1", &p.to_string()]);
+    }
+    let t0 = Instant::now();
+    for n in nodes.iter_mut() {
+        loop {
+            let info = n.oks(&["CLUSTER", "INFO"]).text();
+            if info.contains("cluster_state:ok") && info.contains("cluster_known_nodes:3") {
+                break;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "cluster never became ok: {info}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    nodes
+}
+
+fn node_id(s: &mut Server) -> String {
+    s.oks(&["CLUSTER", "MYID"]).text()
+}
+
+/// Moves `slot` from `from` to `to` the way redis-cli --cluster reshard does:
+/// IMPORTING/MIGRATING, MIGRATE the keys in chunks, then NODE on both.
+fn migrate_slot(from: &mut Server, to: &mut Server, slot: u16, pause: Duration) {
+    let (from_id, to_id) = (node_id(from), node_id(to));
+    let slot_s = slot.to_string();
+    to.oks(&["CLUSTER", "SETSLOT", &slot_s, "IMPORTING", &from_id]);
+    from.oks(&["CLUSTER", "SETSLOT", &slot_s, "MIGRATING", &to_id]);
+    // Keys keep arriving while the slot is migrating: ASK for new keys.
+    std::thread::sleep(pause);
+    loop {
+        let keys = from
+            .oks(&["CLUSTER", "GETKEYSINSLOT", &slot_s, "100"])
+            .bulks();
+        if keys.is_empty() {
+            break;
+        }
+        let port = to.port.to_string();
+        let mut args: Vec<&[u8]> = vec![
+            b"MIGRATE",
+            b"127.0.0.1",
+            port.as_bytes(),
+            b"",
+            b"0",
+            b"5000",
+            b"REPLACE",
+            b"KEYS",
+        ];
+        args.extend(keys.iter().map(|k| k.as_slice()));
+        from.ok(&args);
+    }
+    to.oks(&["CLUSTER", "SETSLOT", &slot_s, "NODE", &to_id]);
+    from.oks(&["CLUSTER", "SETSLOT", &slot_s, "NODE", &to_id]);
+}
+
+#[test]
+fn restores_into_a_cluster_while_a_slot_migrates() {
+    require!(need("redis-7.0.15"), "redis-7.0.15 is not installed");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut src = start("redis-7.0.15", &[]).unwrap();
+    let mut cmds = Vec::new();
+    for i in 0..6000 {
+        cmds.push(cmd(&[
+            "SET",
+            &format!("{{tag{}}}:k{i}", i % 300),
+            &i.to_string(),
+        ]));
+    }
+    src.pipeline(&cmds);
+    src.oks(&["SELECT", "1"]);
+    src.oks(&["SET", "other-db", "x"]);
+    let file = save_to(&mut src, tmp.path(), "src.rdb");
+    let mut nodes = make_cluster("redis-7.0.15");
+    let seeds = format!(
+        "redis://127.0.0.1:{},redis://127.0.0.1:{}",
+        nodes[1].port, nodes[2].port
+    );
+
+    // Two source dbs into a cluster need an explicit mapping.
+    let o = restore(&file, &seeds, &["--cluster"]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(show(&o).contains("--db-map"), "{}", show(&o));
+
+    // The slot of "{tag7}" moves from node 0 or wherever it lives, mid-restore.
+    let slot = nodes[0].cmds(&["CLUSTER", "KEYSLOT", "{tag7}"]).int() as u16;
+    let owner = [(0, 5460), (5461, 10922), (10923, 16383)]
+        .iter()
+        .position(|&(lo, hi)| (lo..=hi).contains(&slot))
+        .unwrap();
+    let dest = (owner + 1) % 3;
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_rdbkit"))
+        .args([
+            "restore",
+            file.to_str().unwrap(),
+            "--to",
+            &seeds,
+            "--cluster",
+            "--db-map",
+            "1=0",
+        ])
+        .args(["--rate", "8000", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(150));
+    {
+        let (a, b) = if owner < dest {
+            let (l, r) = nodes.split_at_mut(dest);
+            (&mut l[owner], &mut r[0])
+        } else {
+            let (l, r) = nodes.split_at_mut(owner);
+            (&mut r[0], &mut l[dest])
+        };
+        migrate_slot(a, b, slot, Duration::from_millis(250));
+    }
+    let o = child.wait_with_output().unwrap();
+    assert_ok(&o);
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        r["redirects"].as_u64().unwrap() > 0,
+        "no MOVED/ASK seen: {r}"
+    );
+    assert_eq!(r["counts"]["0"], "ok", "{r}");
+    let total: i64 = nodes.iter_mut().map(|n| n.cmds(&["DBSIZE"]).int()).sum();
+    assert_eq!(total, 6001);
+    let tag7: i64 = nodes[dest]
+        .cmds(&["CLUSTER", "COUNTKEYSINSLOT", &slot.to_string()])
+        .int();
+    assert_eq!(tag7, 20, "all {{tag7}} keys on the new owner");
+    // Values are right wherever they landed.
+    for n in nodes.iter_mut() {
+        let keys = n.oks(&["KEYS", "{tag7}:*"]).bulks();
+        for k in keys {
+            let i: String = String::from_utf8_lossy(&k)
+                .rsplit('k')
+                .next()
+                .unwrap()
+                .into();
+            assert_eq!(n.ok(&[b"GET", &k]), Reply::Bulk(i.into_bytes()));
+        }
+    }
+}
