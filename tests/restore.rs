@@ -245,6 +245,61 @@ fn too_new_payloads_are_refused_per_key_and_listed() {
 }
 
 #[test]
+fn newer_files_fall_back_to_commands_and_commands_mode_is_exact() {
+    require!(
+        need("redis-7.4.1") && need("redis-7.0.15") && need("valkey-9.1.2"),
+        "servers missing"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let mut src = start("redis-7.4.1", &[]).unwrap();
+    fill(&mut src, 400);
+    let file = save_to(&mut src, tmp.path(), "src.rdb");
+    let want = digest(&mut src);
+    // 7.4 file -> 7.0: listpack sets and stream-v3 are not payloads 7.0 takes.
+    let mut t = start("redis-7.0.15", &[]).unwrap();
+    let o = restore(&file, &url(&t), &["--json"]);
+    assert_ok(&o);
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(r["dbs"]["0"]["by_commands"].as_u64().unwrap() > 0, "{r}");
+    assert!(r["dbs"]["0"]["by_restore"].as_u64().unwrap() > 0, "{r}");
+    assert_eq!(r["counts"]["0"], "ok", "{r}");
+    assert_eq!(digest(&mut t), want, "7.4 file into 7.0");
+    // Everything as native commands, into Valkey.
+    let mut v = start("valkey-9.1.2", &[]).unwrap();
+    v.oks(&["SET", "0:k:0", "mine"]);
+    let o = restore(
+        &file,
+        &url(&v),
+        &["--mode", "commands", "--conflict", "skip", "--json"],
+    );
+    assert_ok(&o);
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["dbs"]["0"]["by_restore"], 0, "{r}");
+    assert_eq!(r["dbs"]["0"]["skipped"], 1, "{r}");
+    assert_eq!(v.oks(&["GET", "0:k:0"]).text(), "mine");
+    let o = restore(
+        &file,
+        &url(&v),
+        &["--mode", "commands", "--conflict", "replace"],
+    );
+    assert_ok(&o);
+    assert_eq!(digest(&mut v), want, "commands mode into Valkey 9.1");
+    // Hash field TTLs cannot reach 7.0: said, not silently dropped.
+    src.oks(&["FLUSHALL"]);
+    src.oks(&["HSET", "h", "f", "v", "g", "w"]);
+    src.oks(&["HPEXPIRE", "h", "3600000", "FIELDS", "1", "f"]);
+    let file = save_to(&mut src, tmp.path(), "hfe.rdb");
+    let o = restore(&file, &url(&t), &["--conflict", "replace"]);
+    assert_ok(&o);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("hash field TTLs"),
+        "{}",
+        show(&o)
+    );
+    assert_eq!(t.cmds(&["HLEN", "h"]).int(), 2);
+}
+
+#[test]
 fn conflict_ttl_db_map_filter_and_dry_run_policies() {
     require!(need("redis-7.0.15"), "redis-7.0.15 is not installed");
     let tmp = tempfile::tempdir().unwrap();

@@ -21,12 +21,13 @@ pub mod report;
 pub mod sink;
 pub mod target;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::export::resp::{self, RespOptions};
 use crate::filter::{DbMap, KeyFilter};
 use crate::rdb::{Checker, Header, KeyRecord, RdbReader, Record};
 use crate::source::Source;
@@ -303,13 +304,6 @@ pub fn run(opts: &Options, hooks: Hooks<'_>) -> Result<Report, Stop> {
             )));
         }
     }
-    let methods_commands: u64 = plan.values().map(|d| d.by_commands).sum();
-    if methods_commands > 0 {
-        return Err(Stop::Usage(format!(
-            "{methods_commands} keys cannot be written with RESTORE on {} (see --dry-run), and the native-command writer is not available in this build",
-            server.name()
-        )));
-    }
     if opts.dry_run {
         report.dbs = plan;
     }
@@ -342,14 +336,24 @@ pub fn run(opts: &Options, hooks: Hooks<'_>) -> Result<Report, Stop> {
     };
     report::count_before(&mut report, &nodes, tls.as_ref())?;
 
-    // Conflict check: nothing is written if a selected key exists.
-    let check_conflicts = opts.conflict == Conflict::Fail
-        && resume.is_none()
-        && report.before.values().any(|&n| n > 0);
+    // Conflict check (pipelined EXISTS), when the target holds any key: with `fail`
+    // nothing is written if a selected key exists; with `skip`, keys written with
+    // native commands need to know beforehand (RESTORE says BUSYKEY by itself).
+    let target_empty = report.before.values().all(|&n| n == 0);
+    let check_conflicts = !target_empty
+        && match opts.conflict {
+            Conflict::Fail => resume.is_none(),
+            Conflict::Skip => opts.mode != Mode::Restore,
+            Conflict::Replace => false,
+        };
+    let mut existing: HashSet<(u64, Vec<u8>)> = HashSet::new();
     if check_conflicts {
         let mut sink = open_sink(Limiter::new(None, None))?;
         walk(data, deep, |_, rec| {
             if let Record::Key(k) = rec {
+                if k.offset < resume_at {
+                    return Ok(true);
+                }
                 if let Some(s) = sel.select(&k)? {
                     if s.expired && opts.skip_expired {
                         return Ok(true);
@@ -366,9 +370,10 @@ pub fn run(opts: &Options, hooks: Hooks<'_>) -> Result<Report, Stop> {
         })?;
         sink.finish()?;
         report.conflict_checked = true;
-        if !sink.existing.is_empty() {
+        if opts.conflict == Conflict::Fail && !sink.existing.is_empty() {
             return Err(Stop::Conflicts(std::mem::take(&mut sink.existing)));
         }
+        existing = sink.existing.drain(..).collect();
     }
     if opts.dry_run {
         report.elapsed_s = started.elapsed().as_secs_f64();
@@ -386,6 +391,16 @@ pub fn run(opts: &Options, hooks: Hooks<'_>) -> Result<Report, Stop> {
     let keys_done_before = resume.as_ref().map_or(0, |c| c.keys_done);
     let now = sel.now;
     let mut functions = Vec::new();
+    let resp_opts = RespOptions {
+        target: Some(resp::Target {
+            valkey: server.valkey,
+            major: server.version.0,
+            minor: server.version.1,
+        }),
+        del_first: replace,
+        rdb_version: header.version as u16,
+        ..RespOptions::default()
+    };
     let mut live: BTreeMap<u64, DbReport> = BTreeMap::new();
     let result = walk(data, deep, |r, rec| {
         let k = match rec {
@@ -425,16 +440,36 @@ pub fn run(opts: &Options, hooks: Hooks<'_>) -> Result<Report, Stop> {
                 let key = s.key.to_vec();
                 sink.added(lane, k.offset, &key, k.db)?;
             }
+            Method::Commands
+                if !existing.is_empty() && existing.contains(&(s.db, s.key.to_vec())) =>
+            {
+                d.skipped += 1
+            }
             Method::Commands => {
                 d.by_commands += 1;
-                d.refused += 1;
-                refused += 1;
-                (hooks.on_failure)(&Failure {
-                    db: s.db,
-                    key: s.key.to_vec(),
-                    offset: k.offset,
-                    error: "needs native commands, not available in this build".into(),
-                });
+                let lane = sink.lane_for(s.key, s.db)?;
+                let key = s.key.to_vec();
+                let mut emit = |args: &[&[u8]]| sink.push_command(lane, k.offset, &key, k.db, args);
+                let outcome = resp::key_commands(&k, &key, s.expire, &resp_opts, &mut emit)
+                    .map_err(|e| match e {
+                        crate::export::ExportError::Read(e) => Stop::Usage(e.to_string()),
+                        crate::export::ExportError::Io(e) => Stop::Io(e),
+                    })?;
+                for l in outcome.lost {
+                    *report.losses.entry(l.describe().to_string()).or_default() += 1;
+                }
+                if outcome.commands > 0 {
+                    sink.end_key(lane)?;
+                } else {
+                    d.refused += 1;
+                    refused += 1;
+                    (hooks.on_failure)(&Failure {
+                        db: s.db,
+                        key,
+                        offset: k.offset,
+                        error: "no command can rebuild this key on the target".into(),
+                    });
+                }
             }
             Method::Refuse(why) => {
                 d.refused += 1;

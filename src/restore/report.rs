@@ -61,6 +61,8 @@ pub struct Report {
     /// Keys written with an expiry within the hour (they may be gone at the count).
     pub may_expire: BTreeMap<u64, u64>,
     pub conflict_checked: bool,
+    /// What native commands could not carry to this target, with key counts.
+    pub losses: BTreeMap<String, u64>,
     /// Target key counts per db, summed over masters.
     pub before: BTreeMap<u64, u64>,
     pub after: BTreeMap<u64, u64>,
@@ -100,6 +102,7 @@ impl Report {
             expired_on_arrival: BTreeMap::new(),
             may_expire: BTreeMap::new(),
             conflict_checked: false,
+            losses: BTreeMap::new(),
             before: BTreeMap::new(),
             after: BTreeMap::new(),
             counts: BTreeMap::new(),
@@ -226,6 +229,9 @@ impl Report {
                 "  functions: {} loaded, {} skipped, {} failed",
                 self.functions_loaded, self.functions_skipped, self.functions_failed
             ));
+        }
+        for (what, n) in &self.losses {
+            out.push(format!("  warning: {n} keys lost {what}"));
         }
         if self.redirects > 0 {
             out.push(format!(

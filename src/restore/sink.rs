@@ -298,6 +298,49 @@ impl Sink {
         Ok(())
     }
 
+    /// Appends one command of a key written with several (native commands). The
+    /// batch is sent first when full, so a huge key never makes a huge batch, and the
+    /// key's last command always sits in the lane's open batch for [`Sink::end_key`].
+    pub fn push_command(
+        &mut self,
+        lane: usize,
+        offset: u64,
+        key: &[u8],
+        src_db: Option<u64>,
+        args: &[&[u8]],
+    ) -> io::Result<()> {
+        let l = &self.lanes[lane];
+        if l.batch.buf.len() >= self.batch_bytes || l.batch.items.len() >= self.batch_items {
+            let db = l.batch.db;
+            self.flush(lane)?;
+            self.lanes[lane].batch.db = db;
+        }
+        self.last_added = Some(offset);
+        let l = &mut self.lanes[lane];
+        if l.first.is_none() {
+            l.first = Some((offset, key.to_vec(), src_db));
+        }
+        let k = match l.batch.items.last() {
+            Some(it) if it.offset == offset && it.purpose != Purpose::Select => it.key.clone(),
+            _ => l.batch.add_key(key),
+        };
+        l.batch
+            .push(offset, k, Purpose::Write { last: false }, args);
+        Ok(())
+    }
+
+    /// Marks the key's last command (after its [`Sink::push_command`]s).
+    pub fn end_key(&mut self, lane: usize) -> io::Result<()> {
+        if let Some(it) = self.lanes[lane].batch.items.last_mut() {
+            it.purpose = Purpose::Write { last: true };
+        }
+        let l = &self.lanes[lane];
+        if l.batch.buf.len() >= self.batch_bytes || l.batch.items.len() >= self.batch_items {
+            self.flush(lane)?;
+        }
+        Ok(())
+    }
+
     fn flush(&mut self, lane: usize) -> io::Result<()> {
         let l = &mut self.lanes[lane];
         if l.batch.items.is_empty() {
