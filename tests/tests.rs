@@ -4,6 +4,7 @@
 mod support;
 
 mod aof;
+mod backup;
 mod cli;
 mod corpus;
 mod export;

@@ -4,6 +4,7 @@
 //! outcome into a [`Report`] whose JSON shape is documented in the README.
 
 mod report;
+pub mod sidecar;
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -106,6 +107,12 @@ impl Tally {
             Record::ModuleAux { .. } => r.module_aux += 1,
             Record::Key(k) => {
                 r.keys += 1;
+                match r.types.get_mut(k.info.kind.name()) {
+                    Some(n) => *n += 1,
+                    None => {
+                        r.types.insert(k.info.kind.name().to_string(), 1);
+                    }
+                }
                 let db = self.dbs.entry(k.db.unwrap_or(0)).or_default();
                 db.keys += 1;
                 if let Some(e) = k.expire_ms {

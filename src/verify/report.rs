@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -49,7 +49,7 @@ impl Checksum {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DbCounts {
     pub keys: u64,
     pub expires: u64,
@@ -108,6 +108,8 @@ pub struct Report {
     /// Keys whose expiry is before `ctime` (still in the file; dropped on load).
     pub already_expired: u64,
     pub dbs: BTreeMap<String, DbCounts>,
+    /// Keys per type (`string`, `list`, `set`, `zset`, `hash`, `stream`, `module`).
+    pub types: BTreeMap<String, u64>,
     pub aux: BTreeMap<String, String>,
     pub functions: u64,
     pub module_aux: u64,
@@ -122,6 +124,9 @@ pub struct Report {
     /// AOF figures (`format` `aof` / `aof-multipart`); absent from plain RDB reports.
     #[serde(flatten)]
     pub aof: Option<crate::aof::verify::AofInfo>,
+    /// `--sidecar` / `--check-sidecar` outcome.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sidecar: Option<super::sidecar::SidecarOutcome>,
 }
 
 impl Report {
@@ -139,6 +144,7 @@ impl Report {
             expires: 0,
             already_expired: 0,
             dbs: BTreeMap::new(),
+            types: BTreeMap::new(),
             aux: BTreeMap::new(),
             functions: 0,
             module_aux: 0,
@@ -149,6 +155,7 @@ impl Report {
             warnings_total: 0,
             error: None,
             aof: None,
+            sidecar: None,
         }
     }
 

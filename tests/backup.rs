@@ -1,0 +1,191 @@
+//! Backups as a workflow: sidecar manifests, `--load` into a real server, whole
+//! backup directories. Files come from real servers.
+
+use std::path::{Path, PathBuf};
+
+use crate::require;
+use crate::support::rdbkit;
+use crate::support::server::{installed, Server};
+
+/// A small dataset of every basic type in two dbs, some keys with a TTL, saved by `name`;
+/// the RDB is copied to `out`.
+fn make_rdb(name: &str, extra: &[&str], out: &Path) {
+    let mut s = Server::start(name, extra).unwrap_or_else(|| panic!("{name} not installed"));
+    for i in 0..30 {
+        s.oks(&["SET", &format!("s:{i}"), &format!("value {i}")]);
+    }
+    s.oks(&["RPUSH", "list", "a", "b", "c"]);
+    s.oks(&["SADD", "set", "x", "y"]);
+    s.oks(&["ZADD", "zset", "1", "m1", "2", "m2"]);
+    s.oks(&["HSET", "hash", "f1", "v1", "f2", "v2"]);
+    s.oks(&["EXPIRE", "s:1", "100000"]);
+    s.oks(&["SELECT", "3"]);
+    s.oks(&["SET", "other", "db"]);
+    s.oks(&["EXPIRE", "other", "100000"]);
+    if s.at_least(5, 0) {
+        s.oks(&["XADD", "stream", "1-1", "f", "v"]);
+    }
+    let data = s.save_and_read();
+    std::fs::write(out, data).unwrap();
+}
+
+fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn json(o: &std::process::Output) -> serde_json::Value {
+    let out = String::from_utf8_lossy(&o.stdout);
+    serde_json::from_str(out.lines().next().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(o)))
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn sidecar_round_trip_catches_a_flipped_byte_and_a_truncated_copy() {
+    require!(
+        installed().iter().any(|n| n == "redis-7.2.4"),
+        "redis-7.2.4 not installed"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("dump.rdb");
+    make_rdb("redis-7.2.4", &["--rdbchecksum", "no"], &good);
+
+    let o = rdbkit(&["verify", "--sidecar", "--json", p(&good)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(json(&o)["sidecar"]["action"], "written");
+    let side: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("dump.rdb.rdbkit.json")).unwrap())
+            .unwrap();
+    assert_eq!(side["schema"], 1);
+    assert_eq!(side["keys"], 36);
+    assert_eq!(side["expires"], 2);
+    assert_eq!(side["dbs"]["3"]["keys"], 2);
+    assert_eq!(side["types"]["string"], 31);
+    assert_eq!(side["types"]["stream"], 1);
+    assert_eq!(side["checksum"], "disabled");
+    assert_eq!(side["producer"], "redis 7.2.4");
+    assert_eq!(side["size"], std::fs::metadata(&good).unwrap().len());
+    let sha = side["sha256"].as_str().unwrap();
+    assert_eq!(sha.len(), 64);
+
+    // Never replaced without --force.
+    let o = rdbkit(&["verify", "--sidecar", p(&good)]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--force"), "{}", text(&o));
+    let o = rdbkit(&["verify", "--sidecar", "--force", p(&good)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    let o = rdbkit(&["verify", "--check-sidecar", p(&good)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("sidecar ok"), "{}", text(&o));
+
+    // A flipped byte inside a string value: with the checksum disabled the file still
+    // verifies ok on its own, the sidecar catches it.
+    let data = std::fs::read(&good).unwrap();
+    let at = data
+        .windows(8)
+        .position(|w| w == b"value 17")
+        .expect("value in file")
+        + 7;
+    let mut flipped = data.clone();
+    flipped[at] ^= 0x01;
+    std::fs::write(&good, &flipped).unwrap();
+    let o = rdbkit(&["verify", p(&good)]);
+    assert_eq!(o.status.code(), Some(0), "still valid alone: {}", text(&o));
+    let o = rdbkit(&["verify", "--check-sidecar", "--json", p(&good)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let j = json(&o);
+    assert_eq!(j["status"], "ok");
+    assert_eq!(j["sidecar"]["ok"], false);
+    assert!(
+        j["sidecar"]["problems"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256 changed"),
+        "{j}"
+    );
+
+    // A truncated copy next to the original's sidecar.
+    let cut = tmp.path().join("cut.rdb");
+    std::fs::write(&cut, &data[..data.len() / 2]).unwrap();
+    std::fs::copy(
+        tmp.path().join("dump.rdb.rdbkit.json"),
+        tmp.path().join("cut.rdb.rdbkit.json"),
+    )
+    .unwrap();
+    let o = rdbkit(&["verify", "--check-sidecar", p(&cut)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("partial copy"), "{t}");
+    assert!(t.contains("verdict was ok, now truncated"), "{t}");
+
+    // No sidecar at all is a failure, not a pass.
+    let lone = tmp.path().join("lone.rdb");
+    std::fs::write(&lone, &data).unwrap();
+    let o = rdbkit(&["verify", "--check-sidecar", p(&lone)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("no sidecar"), "{}", text(&o));
+
+    // A damaged file gets no sidecar.
+    let o = rdbkit(&["verify", "--sidecar", p(&cut)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("not written"), "{}", text(&o));
+}
+
+#[test]
+fn sidecar_of_an_appendonlydir_names_the_changed_part() {
+    require!(
+        installed().iter().any(|n| n == "redis-7.0.15"),
+        "redis-7.0.15 not installed"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let aofdir = aof_dir("redis-7.0.15", tmp.path());
+    let o = rdbkit(&["verify", "--sidecar", p(&aofdir)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = rdbkit(&["verify", "--check-sidecar", p(&aofdir)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let incr = std::fs::read_dir(&aofdir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".incr.aof"))
+        .unwrap();
+    let mut data = std::fs::read(&incr).unwrap();
+    data.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
+    std::fs::write(&incr, data).unwrap();
+    let o = rdbkit(&["verify", "--check-sidecar", p(&aofdir)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let name = incr.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        text(&o).contains(&format!("part {name} changed")),
+        "{}",
+        text(&o)
+    );
+}
+
+/// A multi-part AOF (RDB preamble base plus an incr part) written by `name`, copied
+/// under `tmp`.
+fn aof_dir(name: &str, tmp: &Path) -> PathBuf {
+    let mut s = Server::start(name, &["--appendonly", "yes", "--appendfsync", "always"])
+        .unwrap_or_else(|| panic!("{name} not installed"));
+    for i in 0..20 {
+        s.oks(&["SET", &format!("k:{i}"), "v"]);
+    }
+    s.oks(&["RPUSH", "list", "a", "b"]);
+    s.oks(&["SELECT", "2"]);
+    s.oks(&["SADD", "set", "m"]);
+    let src = s.dir.join("appendonlydir");
+    let dst = tmp.join("appendonlydir");
+    std::fs::create_dir_all(&dst).unwrap();
+    for e in std::fs::read_dir(&src).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dst.join(e.file_name())).unwrap();
+    }
+    dst
+}
