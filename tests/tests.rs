@@ -10,5 +10,6 @@ mod corpus;
 mod export;
 mod memory_servers;
 mod restore;
+mod rewrite;
 mod robustness;
 mod servers;

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 pub mod export;
 pub mod filter_args;
 pub mod restore;
+pub mod rewrite;
 pub mod verify;
 
 /// Exit statuses, documented in `--help` and the README.
@@ -48,6 +49,13 @@ pub enum Command {
     /// Exit status: 0 written, 1 the input is damaged (output stops at the damage),
     /// 2 usage or I/O error. A closed pipe (`| head`) ends quietly with 0.
     Export(Box<export::ExportArgs>),
+    /// Write a new RDB from an RDB: keys selected (--db, --type, --match, ...), for an
+    /// older or newer server (--rdb-version, --magic), or one file per cluster node
+    /// (--split-by-slot). Reports what was re-encoded or left out. Never modifies PATH.
+    ///
+    /// Exit status: 0 written, 1 the input is damaged (nothing is written), 2 usage or
+    /// I/O error.
+    Rewrite(Box<rewrite::RewriteArgs>),
     /// Append-only files: repair.
     #[command(subcommand)]
     Aof(AofCommand),
@@ -165,6 +173,7 @@ pub fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Verify(a) => verify::run_verify(a),
         Command::Export(a) => export::run_export(a),
+        Command::Rewrite(a) => rewrite::run_rewrite(a),
         Command::Aof(AofCommand::Repair(a)) => run_repair(a),
         Command::Restore(a) => restore::run(a),
     };

@@ -9,7 +9,9 @@ pub mod bytes;
 pub mod json;
 pub mod output;
 pub mod resp;
+pub mod rewrite;
 pub mod run;
+pub mod slots;
 
 use std::fmt;
 
