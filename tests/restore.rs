@@ -299,6 +299,75 @@ fn newer_files_fall_back_to_commands_and_commands_mode_is_exact() {
     assert_eq!(t.cmds(&["HLEN", "h"]).int(), 2);
 }
 
+fn wait_rewrite(s: &mut Server) {
+    let t0 = Instant::now();
+    loop {
+        let info = s.oks(&["INFO", "persistence"]).text();
+        if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrite_scheduled:0") {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "rewrite never ended"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn multi_part_aof_replays_in_order_up_to_until() {
+    require!(need("redis-7.4.1"), "redis-7.4.1 is not installed");
+    let mut src = start(
+        "redis-7.4.1",
+        &[
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--aof-timestamp-enabled",
+            "yes",
+        ],
+    )
+    .unwrap();
+    fill(&mut src, 200);
+    src.oks(&["BGREWRITEAOF"]);
+    wait_rewrite(&mut src);
+    // INCR part: ordered commands on top of the RDB base, in two dbs.
+    src.oks(&["INCRBY", "counter", "5"]);
+    src.oks(&["SELECT", "1"]);
+    src.oks(&["RPUSH", "1:k:1", "appended"]);
+    src.oks(&["SELECT", "0"]);
+    src.oks(&["DEL", "0:k:0"]);
+    let want_early = digest(&mut src);
+    std::thread::sleep(Duration::from_millis(2100));
+    let cut = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 1;
+    src.oks(&["INCRBY", "counter", "100"]);
+    let want = digest(&mut src);
+    let dir = src.dir.join("appendonlydir");
+    let mut t = start("redis-7.4.1", &[]).unwrap();
+    let o = restore(&dir, &url(&t), &["--json"]);
+    assert_ok(&o);
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["aof_commands"], 4, "{r}");
+    assert_eq!(digest(&mut t), want, "appendonlydir replayed");
+    let mut t2 = start("redis-7.4.1", &[]).unwrap();
+    let o = restore(&dir, &url(&t2), &["--until", &cut.to_string()]);
+    assert_ok(&o);
+    assert_eq!(t2.oks(&["GET", "counter"]).text(), "5");
+    assert_eq!(
+        digest(&mut t2),
+        want_early,
+        "--until stops before the later commands"
+    );
+    // AOF command offsets are not record offsets.
+    let o = restore(&dir, &url(&t2), &["--checkpoint", "/nonexistent/cp"]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+}
+
 #[test]
 fn conflict_ttl_db_map_filter_and_dry_run_policies() {
     require!(need("redis-7.0.15"), "redis-7.0.15 is not installed");

@@ -14,7 +14,8 @@ use crate::restore::{self, Hooks, Options, Stop};
 
 #[derive(clap::Args, Debug)]
 pub struct RestoreArgs {
-    /// The backup: an RDB file.
+    /// The backup: an RDB file, an AOF file, or a multi-part appendonlydir (or its
+    /// manifest).
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
     /// Target: redis://[user:pass@]host:port[/db] or rediss:// for TLS; repeat (or
@@ -86,6 +87,10 @@ pub struct RestoreArgs {
     /// Connections to a single server.
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub connections: usize,
+    /// AOF inputs: replay up to this time, stopping before the first #TS annotation
+    /// later than it (Unix seconds or RFC 3339).
+    #[arg(long, value_name = "TIME", value_parser = super::parse_time)]
+    pub until: Option<i64>,
     /// Print the summary as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -166,6 +171,7 @@ pub fn run(a: &RestoreArgs) -> std::io::Result<u8> {
         connections: a.connections,
         window: 4,
         batch_bytes: 512 << 10,
+        until: a.until,
     };
     let mut errors_file = match &a.errors_to {
         Some(p) => Some(std::io::BufWriter::new(

@@ -15,6 +15,7 @@ pub mod checkpoint;
 pub mod cluster;
 pub mod conn;
 pub mod encode;
+pub mod input;
 pub mod pipeline;
 pub mod policy;
 pub mod report;
@@ -30,10 +31,10 @@ use std::time::Instant;
 use crate::export::resp::{self, RespOptions};
 use crate::filter::{DbMap, KeyFilter};
 use crate::rdb::{Checker, Header, KeyRecord, RdbReader, Record};
-use crate::source::Source;
 use checkpoint::Checkpoint;
 use conn::{Conn, Endpoint, TlsFiles};
 use encode::Method;
+use input::Input;
 use pipeline::{Failure, Purpose, Shared};
 use policy::{Conflict, Mode, Ttl};
 use report::{DbReport, Report};
@@ -66,6 +67,9 @@ pub struct Options {
     /// Batches in flight per connection, and the size of a batch.
     pub window: usize,
     pub batch_bytes: usize,
+    /// AOF inputs: stop replaying before the first `#TS:` annotation later than this
+    /// (Unix seconds).
+    pub until: Option<i64>,
 }
 
 /// Why a restore did not run to the end.
@@ -193,15 +197,15 @@ impl Selector<'_> {
 /// Runs the restore; the report says what happened to every key.
 pub fn run(opts: &Options, hooks: Hooks<'_>) -> Result<Report, Stop> {
     let started = Instant::now();
-    let src = Source::open(&opts.path, true)
-        .map_err(|e| Stop::Usage(format!("{}: {e}", opts.path.display())))?;
-    let data = src.bytes();
-    let header = Header::parse(data).map_err(|e| {
-        Stop::Usage(format!(
-            "{}: {e} (restore reads RDB files and RDB-preamble AOFs)",
-            opts.path.display()
-        ))
-    })?;
+    let input = Input::open(&opts.path).map_err(Stop::Usage)?;
+    if opts.checkpoint.is_some() && !input.is_plain_rdb() {
+        return Err(Stop::Usage(
+            "--checkpoint needs an RDB file (AOF command offsets are not record offsets)".into(),
+        ));
+    }
+    let data = input.rdb();
+    let header =
+        Header::parse(data).map_err(|e| Stop::Usage(format!("{}: {e}", opts.path.display())))?;
     let deep = !checksum_ok(data, &header);
     let tls = if opts.seeds.iter().any(|s| s.tls) {
         Some(opts.tls.client_config()?)
@@ -211,6 +215,12 @@ pub fn run(opts: &Options, hooks: Hooks<'_>) -> Result<Report, Stop> {
     let (mut control, seed) = connect_seed(opts, tls.as_ref())?;
     let server = ServerInfo::probe(&mut control)?;
     let cluster = opts.cluster || server.cluster_enabled;
+    if cluster && !input.segments.is_empty() {
+        return Err(Stop::Usage(format!(
+            "{}: replaying AOF commands into a cluster is not supported (the RDB part alone can be restored from an RDB file)",
+            opts.path.display()
+        )));
+    }
     let mut sel = Selector {
         opts,
         url_db: seed.db,
@@ -315,11 +325,11 @@ pub fn run(opts: &Options, hooks: Hooks<'_>) -> Result<Report, Stop> {
         stop: Arc::new(AtomicBool::new(false)),
         window: opts.window.max(1),
     };
-    let open_sink = |limiter: Limiter| {
+    let open_sink = |limiter: Limiter, connections: usize| {
         Sink::open(SinkConfig {
             seed: seed.clone(),
             cluster,
-            connections: opts.connections,
+            connections,
             batch_bytes: opts.batch_bytes,
             shared: shared.clone(),
             limiter,
@@ -348,7 +358,7 @@ pub fn run(opts: &Options, hooks: Hooks<'_>) -> Result<Report, Stop> {
         };
     let mut existing: HashSet<(u64, Vec<u8>)> = HashSet::new();
     if check_conflicts {
-        let mut sink = open_sink(Limiter::new(None, None))?;
+        let mut sink = open_sink(Limiter::new(None, None), opts.connections)?;
         walk(data, deep, |_, rec| {
             if let Record::Key(k) = rec {
                 if k.offset < resume_at {
@@ -383,7 +393,10 @@ pub fn run(opts: &Options, hooks: Hooks<'_>) -> Result<Report, Stop> {
     // The write pass.
     let replace =
         opts.conflict == Conflict::Replace || (resume.is_some() && opts.conflict == Conflict::Fail);
-    let mut sink = open_sink(Limiter::new(opts.rate_ops, opts.rate_bytes))?;
+    let mut sink = open_sink(
+        Limiter::new(opts.rate_ops, opts.rate_bytes),
+        opts.connections,
+    )?;
     let mut last_save = Instant::now();
     let total = data.len() as u64;
     let mut keys_seen: u64 = 0;
@@ -543,6 +556,15 @@ pub fn run(opts: &Options, hooks: Hooks<'_>) -> Result<Report, Stop> {
         }
     }
 
+    if !input.segments.is_empty() {
+        replay(
+            opts,
+            &input,
+            &open_sink,
+            &mut report,
+            &mut *hooks.on_failure,
+        )?;
+    }
     report.refused = refused;
     report.stopped_early = stopped_early;
     report.absorb(&sink);
@@ -575,4 +597,86 @@ fn save_checkpoint(
         complete,
     }
     .save(path)
+}
+
+/// Replays the AOF's RESP commands in order on one connection, after the keys of its
+/// RDB part are all acknowledged. Each file starts in db 0 (as the server loads it);
+/// `SELECT` follows `--db-map`; `--until` stops before the first `#TS:` annotation
+/// later than it.
+fn replay(
+    opts: &Options,
+    input: &Input,
+    open_sink: &dyn Fn(Limiter, usize) -> std::io::Result<Sink>,
+    report: &mut Report,
+    on_failure: &mut dyn FnMut(&Failure),
+) -> Result<(), Stop> {
+    let mut sink = open_sink(Limiter::new(opts.rate_ops, opts.rate_bytes), 1)?;
+    let mut stopped = false;
+    for &(part, start) in &input.segments {
+        let (name, src) = &input.parts[part];
+        let data = src.bytes();
+        let mut r = crate::aof::RespReader::new(data, start);
+        let mut db = 0u64;
+        while let Some(item) = r.next_item().map_err(|e| {
+            Stop::Usage(format!(
+                "{name}: {e} (commands after this point were not replayed)"
+            ))
+        })? {
+            let c = match item {
+                crate::aof::Item::Annotation { text, .. } => {
+                    if let (Some(ts), Some(until)) = (crate::aof::timestamp(text), opts.until) {
+                        if ts > until {
+                            stopped = true;
+                            break;
+                        }
+                    }
+                    continue;
+                }
+                crate::aof::Item::Command(c) => c,
+            };
+            if c.is("SELECT") && c.args.len() == 2 {
+                if let Some(n) = std::str::from_utf8(c.args[1])
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                {
+                    db = n;
+                    continue;
+                }
+            }
+            let target = opts.db_map.target(db);
+            let lane = sink.lane_for(b"", target)?;
+            let b = sink.batch(lane);
+            let mut shown = c.args[0].to_vec();
+            if let Some(a) = c.args.get(1) {
+                shown.push(b' ');
+                shown.extend_from_slice(a);
+            }
+            let k = b.add_key(&shown);
+            let at = b.buf.len();
+            b.buf
+                .extend_from_slice(&data[c.offset as usize..c.end as usize]);
+            b.push_encoded(c.offset, k, Purpose::Write { last: true }, at);
+            sink.added(lane, c.offset, &shown, Some(db))?;
+            report.aof_commands += 1;
+            if report.aof_commands % 256 == 0 {
+                for f in sink.take_failures() {
+                    on_failure(&f);
+                }
+                if opts.fail_fast && sink.failed() > 0 {
+                    stopped = true;
+                    break;
+                }
+            }
+        }
+        if stopped {
+            break;
+        }
+    }
+    sink.finish()?;
+    for f in sink.take_failures() {
+        on_failure(&f);
+    }
+    report.aof_commands_failed = sink.failed();
+    report.until_reached = stopped && opts.until.is_some();
+    Ok(())
 }

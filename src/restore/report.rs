@@ -67,8 +67,13 @@ pub struct Report {
     pub before: BTreeMap<u64, u64>,
     pub after: BTreeMap<u64, u64>,
     /// `ok`, `mismatch`, or `not-exact` (the target had keys and REPLACE hides
-    /// whether a key was new), per db.
+    /// whether a key was new, or AOF commands were replayed), per db.
     pub counts: BTreeMap<u64, String>,
+    /// AOF commands replayed after the RDB part, and how many the server refused.
+    pub aof_commands: u64,
+    pub aof_commands_failed: u64,
+    /// `--until` cut the replay short.
+    pub until_reached: bool,
     pub commands_sent: u64,
     pub bytes_sent: u64,
     pub redirects: u64,
@@ -106,6 +111,9 @@ impl Report {
             before: BTreeMap::new(),
             after: BTreeMap::new(),
             counts: BTreeMap::new(),
+            aof_commands: 0,
+            aof_commands_failed: 0,
+            until_reached: false,
             commands_sent: 0,
             bytes_sent: 0,
             redirects: 0,
@@ -134,7 +142,10 @@ impl Report {
 
     /// Keys not restored because of an error (server refusals and refused payloads).
     pub fn failed(&self) -> u64 {
-        self.dbs.values().map(|d| d.failed).sum::<u64>() + self.refused + self.functions_failed
+        self.dbs.values().map(|d| d.failed).sum::<u64>()
+            + self.refused
+            + self.functions_failed
+            + self.aof_commands_failed
     }
 
     pub fn counts_ok(&self) -> bool {
@@ -151,7 +162,7 @@ impl Report {
             let arrived_expired = self.expired_on_arrival.get(db).copied().unwrap_or(0);
             let created = d.written.saturating_sub(arrived_expired);
             let slack = self.may_expire.get(db).copied().unwrap_or(0);
-            let exact = before == 0 || !replaced;
+            let exact = (before == 0 || !replaced) && self.aof_commands == 0;
             let verdict = if exact {
                 let want = before + created;
                 if after <= want && after + slack >= want {
@@ -232,6 +243,18 @@ impl Report {
         }
         for (what, n) in &self.losses {
             out.push(format!("  warning: {n} keys lost {what}"));
+        }
+        if self.aof_commands > 0 {
+            out.push(format!(
+                "  AOF commands replayed: {} ({} failed){}",
+                self.aof_commands,
+                self.aof_commands_failed,
+                if self.until_reached {
+                    ", stopped at --until"
+                } else {
+                    ""
+                }
+            ));
         }
         if self.redirects > 0 {
             out.push(format!(
