@@ -513,6 +513,10 @@ pub fn run(opts: &Options, hooks: Hooks<'_>) -> Result<Report, Stop> {
         }
         Ok(true)
     });
+    if opts.fail_fast && (refused > 0 || sink.failed() > 0) {
+        // Nothing more goes out; batches already sent are still settled.
+        sink.request_stop();
+    }
     let finished = sink.finish();
     for f in sink.take_failures() {
         (hooks.on_failure)(&f);

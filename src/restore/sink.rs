@@ -466,6 +466,11 @@ impl Sink {
         }
     }
 
+    /// Tells every worker to drop the batches it has not sent yet.
+    pub fn request_stop(&self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+    }
+
     /// A worker asked everyone to stop (fatal error or fail-fast).
     pub fn stop_requested(&self) -> bool {
         self.shared.stop.load(Ordering::Relaxed)
