@@ -13,6 +13,7 @@ pub(super) fn estimate(m: &MemoryModel, v: &Value<'_>) -> Result<u64> {
             let len = blob.s.len() as u64;
             Ok(match type_id {
                 // 7.4+ hashes with field TTLs in a listpack carry a listpackEx header.
+                23 | 25 if m.generation == Generation::Redis82 => size::ROBJ + LISTPACK_EX_82 + len,
                 23 | 25 => size::ROBJ + m.usable(size::LISTPACK_EX) + m.usable(len),
                 // An old list ziplist is loaded as a one-node quicklist.
                 10 => quicklist(m, &[len]),
@@ -21,7 +22,7 @@ pub(super) fn estimate(m: &MemoryModel, v: &Value<'_>) -> Result<u64> {
         }
         Value::Quicklist { nodes, items, v2 } => {
             let mut c = items.cursor();
-            let mut total = size::ROBJ + size::QUICKLIST;
+            let mut total = size::ROBJ + m.quicklist();
             let mut packed_single = None;
             for _ in 0..nodes {
                 let container = if v2 { c.length()? } else { 2 };
@@ -32,7 +33,7 @@ pub(super) fn estimate(m: &MemoryModel, v: &Value<'_>) -> Result<u64> {
                 // A plain node holds one big element as raw bytes.
                 total += m.quicklist_node()
                     + if container == 1 {
-                        m.usable(len)
+                        m.plain_node(len)
                     } else {
                         m.blob(len)
                     };
@@ -40,7 +41,7 @@ pub(super) fn estimate(m: &MemoryModel, v: &Value<'_>) -> Result<u64> {
             // 7.2+ keeps a list that fits one 8 KiB listpack as that listpack.
             if let (true, Some(len)) = (m.generation >= Generation::Redis72, packed_single) {
                 if len <= size::LIST_LISTPACK_BYTES {
-                    return Ok(size::ROBJ + m.usable(len));
+                    return Ok(size::ROBJ + m.blob(len));
                 }
             }
             Ok(total)
@@ -61,7 +62,7 @@ pub(super) fn estimate(m: &MemoryModel, v: &Value<'_>) -> Result<u64> {
             }
             node_bytes.push(cur);
             if m.generation >= Generation::Redis72 && node_bytes.len() == 1 {
-                return Ok(size::ROBJ + m.usable(node_bytes[0]));
+                return Ok(size::ROBJ + m.blob(node_bytes[0]));
             }
             Ok(quicklist(m, &node_bytes))
         }
@@ -72,7 +73,7 @@ pub(super) fn estimate(m: &MemoryModel, v: &Value<'_>) -> Result<u64> {
             for _ in 0..count {
                 let s = c.string()?;
                 all_integers = all_integers && is_integer(&s);
-                strings += m.sds(text_len(&s));
+                strings += m.member_sds(text_len(&s));
             }
             let g = Growth::set(m, all_integers);
             Ok(size::ROBJ + dict(m, count, g) + count * size::DICT_ENTRY + strings)
@@ -85,7 +86,12 @@ pub(super) fn estimate(m: &MemoryModel, v: &Value<'_>) -> Result<u64> {
             let mut c = items.cursor();
             let mut strings = 0u64;
             for _ in 0..count {
-                strings += m.sds(text_len(&c.string()?));
+                let len = text_len(&c.string()?);
+                strings += if m.generation == Generation::Redis82 {
+                    embedded_member_node(m, len)
+                } else {
+                    m.sds(len)
+                };
                 skip_score(&mut c, binary_scores)?;
             }
             Ok(skiplist(m, count, strings))
@@ -94,9 +100,10 @@ pub(super) fn estimate(m: &MemoryModel, v: &Value<'_>) -> Result<u64> {
             let mut c = items.cursor();
             let mut strings = 0u64;
             for _ in 0..count {
-                strings += field(m, text_len(&c.string()?), false) + m.sds(text_len(&c.string()?));
+                let f = text_len(&c.string()?);
+                strings += hash_entry(m, f, text_len(&c.string()?), false);
             }
-            Ok(size::ROBJ + dict(m, count, Growth::hash(m)) + count * size::DICT_ENTRY + strings)
+            Ok(size::ROBJ + dict(m, count, Growth::hash(m)) + strings)
         }
         Value::HashWithTtl {
             count,
@@ -117,9 +124,9 @@ pub(super) fn estimate(m: &MemoryModel, v: &Value<'_>) -> Result<u64> {
                     HashTtlLayout::Valkey => c.i64le()? != -1,
                     _ => ttl_before,
                 };
-                strings += field(m, f, has_ttl) + m.sds(v);
+                strings += hash_entry(m, f, v, has_ttl);
             }
-            Ok(size::ROBJ + dict(m, count, Growth::hash(m)) + count * size::DICT_ENTRY + strings)
+            Ok(size::ROBJ + dict(m, count, Growth::hash(m)) + strings)
         }
         Value::Stream { version, body } => super::stream::estimate(m, version, body),
         Value::String(_) | Value::Module { .. } => Err(Error::corrupt(
@@ -132,7 +139,7 @@ pub(super) fn estimate(m: &MemoryModel, v: &Value<'_>) -> Result<u64> {
 /// A quicklist whose nodes hold blobs of these lengths.
 fn quicklist(m: &MemoryModel, node_bytes: &[u64]) -> u64 {
     size::ROBJ
-        + size::QUICKLIST
+        + m.quicklist()
         + node_bytes
             .iter()
             .map(|&b| m.quicklist_node() + m.blob(b))
@@ -168,7 +175,12 @@ impl Growth {
 
     fn zset(m: &MemoryModel) -> Growth {
         Growth {
-            steps_per_insert: 2,
+            // 8.2+ inserts without a separate lookup
+            steps_per_insert: if m.generation == Generation::Redis82 {
+                1
+            } else {
+                2
+            },
             presized: if m.generation >= Generation::Redis72 {
                 256
             } else {
@@ -216,6 +228,44 @@ fn buckets(n: u64, g: Growth) -> u64 {
 /// buckets): the rehash steps it takes, per bucket.
 const NON_EMPTY_BUCKETS: f64 = 0.632;
 
+/// One hashtable entry of a hash: the dictEntry, the field and the value.
+fn hash_entry(m: &MemoryModel, field_len: usize, value_len: usize, has_ttl: bool) -> u64 {
+    if m.generation == Generation::Redis82 {
+        // 8.2+ counts requested sizes: the field's sds, the value's bytes, a fixed part,
+        // and the ExpireMeta of a field with a TTL (measured on 8.6.3)
+        let ttl = if has_ttl { size::EXPIRE_META + 2 } else { 0 };
+        return HASH_ENTRY_82
+            + super::sds_header(field_len)
+            + field_len as u64
+            + 1
+            + value_len as u64
+            + ttl;
+    }
+    size::DICT_ENTRY + field(m, field_len, has_ttl) + m.sds(value_len)
+}
+
+/// 8.2+: fixed bytes per hashtable hash entry beyond its field sds and value bytes
+/// (measured on 8.6.3).
+const HASH_ENTRY_82: u64 = 28;
+
+/// 8.2+: the listpackEx header counted for a small hash with field TTLs (measured on
+/// 8.6.3).
+const LISTPACK_EX_82: u64 = 24;
+
+/// 8.2+: a skiplist node holds its member's sds after its levels; its size class
+/// depends on the random level, so this is the expectation over levels 1-4 (the rest
+/// has probability 1/256) plus the dictEntry.
+fn embedded_member_node(m: &MemoryModel, len: usize) -> u64 {
+    let base = 16 + super::sds_header(len) + len as u64 + 1;
+    let weights = [0.75, 0.1875, 0.046875, 0.015625];
+    let e: f64 = weights
+        .iter()
+        .zip(1..)
+        .map(|(w, level)| w * m.usable(base + size::ZSKIPLIST_LEVEL * level) as f64)
+        .sum();
+    size::DICT_ENTRY + e.round() as u64
+}
+
 /// A hash field: an sds before 7.4, an mstr (with an ExpireMeta when it has a TTL) after.
 fn field(m: &MemoryModel, len: usize, has_ttl: bool) -> u64 {
     if m.generation < Generation::Redis74 {
@@ -230,19 +280,22 @@ fn field(m: &MemoryModel, len: usize, has_ttl: bool) -> u64 {
     m.usable(meta + header + len as u64 + 1)
 }
 
-/// A skiplist-encoded sorted set of `n` members whose sds cost `strings` in total.
+/// A skiplist-encoded sorted set of `n` members whose sds cost `strings` in total (8.2+:
+/// whose nodes with their embedded members and dictEntries cost `strings`).
 fn skiplist(m: &MemoryModel, n: u64, strings: u64) -> u64 {
     let header_node =
         m.usable(size::ZSKIPLIST_NODE + size::ZSKIPLIST_LEVEL * size::ZSKIPLIST_MAXLEVEL);
-    size::ROBJ
-        + size::ZSET
-        + size::ZSKIPLIST
-        + dict(m, n, Growth::zset(m))
-        + header_node
-        + strings
-        + n * size::DICT_ENTRY
-        + (n as f64 * expected_node(m)).round() as u64
+    let fixed =
+        size::ROBJ + size::ZSET + size::ZSKIPLIST + dict(m, n, Growth::zset(m)) + header_node;
+    if m.generation == Generation::Redis82 {
+        return fixed + SKIPLIST_EXTRA_82 + strings;
+    }
+    fixed + strings + n * size::DICT_ENTRY + (n as f64 * expected_node(m)).round() as u64
 }
+
+/// 8.2+: bytes a skiplist-encoded sorted set counts beyond the 7.x structures (measured on
+/// 8.6.3).
+const SKIPLIST_EXTRA_82: u64 = 16;
 
 /// Expected allocated size of a skiplist node: levels are random (`zslRandomLevel`,
 /// p = 1/4), so the file cannot say; the expectation is exact on average.

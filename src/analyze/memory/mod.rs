@@ -34,8 +34,12 @@ pub enum Generation {
     Redis72,
     /// Redis 7.4-7.x: hash field TTLs (mstr fields, listpackEx).
     Redis74,
-    /// Redis 8.0 and later.
+    /// Redis 8.0-8.1.
     Redis80,
+    /// Redis 8.2 and later: the key lives inside its object (kvobj, with the expiry as
+    /// metadata), short strings too, no dictEntry per key; blobs and short sds count
+    /// their requested size.
+    Redis82,
 }
 
 /// Which server (and build) wrote the file, to price every key as that server stores it.
@@ -44,8 +48,8 @@ pub struct MemoryModel {
     pub generation: Generation,
     pub allocator: Allocator,
     /// Whether this layout was calibrated against a live server of this family and
-    /// generation (Redis 6.2, 7.0, 7.4, 8.0 are; Valkey and other versions are modelled
-    /// on the nearest Redis layout).
+    /// generation (Redis 6.2, 7.0, 7.2, 7.4, 8.0 are; 8.2+ is except streams; Valkey is
+    /// modelled on the nearest Redis layout and is not).
     pub validated: bool,
 }
 
@@ -53,7 +57,6 @@ pub struct MemoryModel {
 pub(crate) mod size {
     pub const ROBJ: u64 = 16;
     pub const DICT_ENTRY: u64 = 24;
-    pub const QUICKLIST: u64 = 40;
     pub const ZSET: u64 = 16;
     pub const ZSKIPLIST: u64 = 32;
     /// `zskiplistNode` without its levels (ele, score, backward).
@@ -89,7 +92,8 @@ impl MemoryModel {
             (false, Some(v)) if v < (7, 2) => Generation::Redis70,
             (false, Some(v)) if v < (7, 4) => Generation::Redis72,
             (false, Some(v)) if v < (8, 0) => Generation::Redis74,
-            (false, Some(_)) => Generation::Redis80,
+            (false, Some(v)) if v < (8, 2) => Generation::Redis80,
+            (false, Some(_)) => Generation::Redis82,
             (false, None) => match header.version {
                 0..=9 => Generation::Redis6,
                 10 => Generation::Redis70,
@@ -101,13 +105,25 @@ impl MemoryModel {
         let validated = !valkey
             && matches!(
                 parsed,
-                Some((6, 2)) | Some((7, 0)) | Some((7, 4)) | Some((8, 0))
+                Some((6, 2))
+                    | Some((7, 0))
+                    | Some((7, 2))
+                    | Some((7, 4))
+                    | Some((8, 0))
+                    | Some((8, 6))
             );
         MemoryModel {
             generation,
             allocator: Allocator::Jemalloc,
             validated,
         }
+    }
+
+    /// Whether estimates for values of this type were calibrated against a live server
+    /// (streams are not modelled for 8.2+, whose stream accounting changed).
+    pub fn is_calibrated(&self, kind: crate::rdb::types::Kind) -> bool {
+        self.validated
+            && !(self.generation == Generation::Redis82 && kind == crate::rdb::types::Kind::Stream)
     }
 
     /// The same model for a server built with another allocator.
@@ -120,6 +136,9 @@ impl MemoryModel {
     /// `MEMORY USAGE key SAMPLES 0` reports it): the value's object and structures plus
     /// the key's own sds and dictEntry.
     pub fn estimate(&self, k: &KeyRecord<'_>, key: &[u8]) -> Result<u64> {
+        if self.generation == Generation::Redis82 {
+            return self.kvobj_estimate(k, key.len());
+        }
         Ok(self.key_overhead(key.len()) + self.value(&k.value)?)
     }
 
@@ -137,6 +156,29 @@ impl MemoryModel {
         }
     }
 
+    /// 8.2+: one allocation holds the object header, an expiry slot when the key has one,
+    /// the key (a one-byte header-size prefix and its sds) and, when all of it fits a
+    /// 64-byte line, a short string value.
+    fn kvobj_estimate(&self, k: &KeyRecord<'_>, key_len: usize) -> Result<u64> {
+        let meta = if k.expire_ms.is_some() { 8 } else { 0 };
+        let head = size::ROBJ + 1 + sds_header(key_len) + key_len as u64 + 1;
+        let value = match k.value {
+            Value::String(s) if looks_like_long(&s) => 0,
+            Value::String(s) => {
+                let len = text_len(&s) as u64;
+                // embedded when key and value fit a 64-byte object with one-byte sds
+                // headers (measured on 8.6: key + value <= 41 bytes)
+                if key_len as u64 + len <= KVOBJ_EMBED_LIMIT {
+                    return Ok(self.usable(head + meta + 3 + len + 1));
+                }
+                self.sds_alloc(len as usize)
+            }
+            Value::Module { .. } => 0,
+            ref v => collections::estimate(self, v)? - size::ROBJ,
+        };
+        Ok(self.usable(head + meta) + value)
+    }
+
     #[inline]
     fn usable(&self, n: u64) -> u64 {
         self.allocator.usable(n)
@@ -146,6 +188,17 @@ impl MemoryModel {
     #[inline]
     pub(crate) fn sds(&self, len: usize) -> u64 {
         self.usable(sds_header(len) + len as u64 + 1)
+    }
+
+    /// `sdsAllocSize` of an sds of `len` bytes, which 8.2+ counts: an sds5 has no
+    /// capacity field, so its requested size; larger ones own their whole size class.
+    #[inline]
+    pub(crate) fn sds_alloc(&self, len: usize) -> u64 {
+        if sds_header(len) == 1 {
+            len as u64 + 2
+        } else {
+            self.sds(len)
+        }
     }
 
     /// A string value: shared/int-encoded integers cost the robj only, short strings
@@ -170,16 +223,41 @@ impl MemoryModel {
     #[inline]
     pub(crate) fn blob(&self, len: u64) -> u64 {
         match self.generation {
-            Generation::Redis6 => len,
+            Generation::Redis6 | Generation::Redis82 => len,
             _ => self.usable(len),
         }
     }
 
-    /// `sizeof(quicklistNode)`: 7.0 widened its `sz` to a size_t.
+    /// `sizeof(quicklistNode)`: 7.0 widened its `sz` to a size_t; 8.2+ counts 48.
     pub(crate) fn quicklist_node(&self) -> u64 {
         match self.generation {
             Generation::Redis6 => 32,
+            Generation::Redis82 => 48,
             _ => 40,
+        }
+    }
+
+    /// `sizeof(quicklist)` as counted (48 from 8.2).
+    pub(crate) fn quicklist(&self) -> u64 {
+        match self.generation {
+            Generation::Redis82 => 48,
+            _ => 40,
+        }
+    }
+
+    /// A quicklist plain node's raw bytes (8.2+ counts the requested size).
+    pub(crate) fn plain_node(&self, len: u64) -> u64 {
+        match self.generation {
+            Generation::Redis82 => len,
+            _ => self.usable(len),
+        }
+    }
+
+    /// A set member's sds.
+    pub(crate) fn member_sds(&self, len: usize) -> u64 {
+        match self.generation {
+            Generation::Redis82 => self.sds_alloc(len),
+            _ => self.sds(len),
         }
     }
 
@@ -191,6 +269,10 @@ impl MemoryModel {
         }
     }
 }
+
+/// Longest key plus string value that 8.2+ keeps in one allocation (64 bytes less the
+/// object header, the key's size byte, two sds headers and terminators).
+const KVOBJ_EMBED_LIMIT: u64 = 41;
 
 /// `"7.4.1"` → `(7, 4)`.
 fn parse_major_minor(v: &str) -> Option<(u32, u32)> {

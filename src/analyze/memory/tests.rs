@@ -35,6 +35,10 @@ fn generations_from_versions() {
         Generation::Redis80
     );
     assert!(MemoryModel::new(h(12), Some("8.0.2")).validated);
+    let m86 = MemoryModel::new(h(12), Some("8.6.3"));
+    assert_eq!(m86.generation, Generation::Redis82);
+    assert!(m86.is_calibrated(crate::rdb::types::Kind::Hash));
+    assert!(!m86.is_calibrated(crate::rdb::types::Kind::Stream));
     assert!(!MemoryModel::new(h(11), Some("valkey-8.0.1")).validated);
 }
 
@@ -157,4 +161,52 @@ fn estimates_every_key_of_a_dump() {
         }
     }
     assert_eq!(n, 1);
+}
+
+#[test]
+fn redis_8_6_keeps_key_and_short_value_in_one_object() {
+    // MEMORY USAGE on Redis 8.6.3 (system jemalloc, fresh keys): key length, value
+    // length (0 = the integer 5), expiry, measured bytes
+    let m = model("8.6.3", Allocator::JemallocQuantum16);
+    let cases: &[(usize, usize, bool, u64)] = &[
+        (1, 0, false, 32),
+        (1, 0, true, 32),
+        (14, 0, false, 48),
+        (50, 0, false, 80),
+        (1, 1, true, 48),
+        (1, 40, false, 64),
+        (1, 40, true, 80),
+        (1, 43, false, 80),
+        (31, 5, false, 64),
+        (36, 5, false, 80),
+        (41, 5, false, 71),
+        (32, 20, false, 86),
+        (102, 44, false, 176),
+    ];
+    for &(key_len, value_len, ttl, want) in cases {
+        let value = if value_len == 0 {
+            b"5".to_vec()
+        } else {
+            vec![b'v'; value_len]
+        };
+        let key = vec![b'k'; key_len];
+        let rec = KeyRecord {
+            offset: 0,
+            db: Some(0),
+            expire_ms: ttl.then_some(1),
+            idle_seconds: None,
+            lfu_freq: None,
+            key_meta: None,
+            info: crate::rdb::types::lookup(0, Dialect::Redis).unwrap(),
+            key: RdbStr::Raw(&key),
+            value: Value::String(RdbStr::Raw(&value)),
+            value_info: Default::default(),
+            value_bytes: &[],
+        };
+        assert_eq!(
+            m.estimate(&rec, &key).unwrap(),
+            want,
+            "key {key_len} value {value_len} ttl {ttl}"
+        );
+    }
 }
