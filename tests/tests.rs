@@ -13,3 +13,4 @@ mod restore;
 mod rewrite;
 mod robustness;
 mod servers;
+mod stats;

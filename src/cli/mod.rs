@@ -9,8 +9,10 @@ use clap::{Parser, Subcommand};
 
 pub mod export;
 pub mod filter_args;
+pub mod keys;
 pub mod restore;
 pub mod rewrite;
+pub mod stats;
 pub mod verify;
 
 /// Exit statuses, documented in `--help` and the README.
@@ -56,6 +58,19 @@ pub enum Command {
     /// Exit status: 0 written, 1 the input is damaged (nothing is written), 2 usage or
     /// I/O error.
     Rewrite(Box<rewrite::RewriteArgs>),
+    /// Key, type, encoding, memory, prefix and TTL statistics of RDB files.
+    ///
+    /// Several files (all shards of a cluster) are scanned in parallel, reported per
+    /// file and aggregated. A damaged file is reported up to the damage, with the
+    /// error line. Exit status: 0 ok, 1 a file is truncated or corrupt, 2 usage or
+    /// I/O error.
+    Stats(stats::StatsArgs),
+    /// One row per key: db, key, type, encoding, expiry, elements, serialized bytes,
+    /// estimated memory, idle time / LFU counter (CSV or JSON lines).
+    ///
+    /// Exit status: 0 ok, 1 the file is truncated or corrupt (rows up to the damage
+    /// are written), 2 usage or I/O error.
+    Keys(keys::KeysArgs),
     /// Append-only files: repair.
     #[command(subcommand)]
     Aof(AofCommand),
@@ -176,6 +191,8 @@ pub fn main() -> ExitCode {
         Command::Rewrite(a) => rewrite::run_rewrite(a),
         Command::Aof(AofCommand::Repair(a)) => run_repair(a),
         Command::Restore(a) => restore::run(a),
+        Command::Stats(a) => stats::run(a),
+        Command::Keys(a) => keys::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

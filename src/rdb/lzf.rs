@@ -246,9 +246,65 @@ pub fn decompress_into(input: &[u8], out_len: usize, out: &mut Vec<u8>) -> Resul
     r
 }
 
+/// Decompresses only the first `out.len()` bytes (for reading a blob's header without
+/// inflating the whole blob); returns how many were produced (fewer when the stream
+/// is shorter). Bounds are checked as in [`check`] for the part that is read.
+pub fn decompress_prefix(input: &[u8], out: &mut [u8]) -> Result<usize, LzfError> {
+    let want = out.len();
+    let (mut ip, mut op) = (0usize, 0usize);
+    let cut = |at| LzfError {
+        at,
+        reason: "stream cut short",
+    };
+    while ip < input.len() && op < want {
+        let ctrl = input[ip] as usize;
+        let at = ip;
+        ip += 1;
+        if ctrl < 32 {
+            let run = input.get(ip..ip + ctrl + 1).ok_or(cut(at))?;
+            let n = run.len().min(want - op);
+            out[op..op + n].copy_from_slice(&run[..n]);
+            ip += ctrl + 1;
+            op += n;
+        } else {
+            let mut len = ctrl >> 5;
+            if len == 7 {
+                len += *input.get(ip).ok_or(cut(at))? as usize;
+                ip += 1;
+            }
+            let dist = ((ctrl & 0x1f) << 8) + *input.get(ip).ok_or(cut(at))? as usize + 1;
+            ip += 1;
+            if dist > op {
+                return Err(LzfError {
+                    at,
+                    reason: "back reference before the start of the output",
+                });
+            }
+            for _ in 0..(len + 2).min(want - op) {
+                out[op] = out[op - dist];
+                op += 1;
+            }
+        }
+    }
+    Ok(op)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefix_matches_full_output() {
+        let data: Vec<u8> = (0..5000u32).map(|i| (i % 7 + i / 300) as u8).collect();
+        let c = lzf::compress(&data).unwrap();
+        for n in [0usize, 1, 6, 10, 33, 100, 4999, 5000, 6000] {
+            let mut out = vec![0u8; n];
+            let got = decompress_prefix(&c, &mut out).unwrap();
+            assert_eq!(got, n.min(data.len()));
+            assert_eq!(&out[..got], &data[..got], "prefix {n}");
+        }
+        assert!(decompress_prefix(&[0x40, 0], &mut [0u8; 4]).is_err());
+    }
 
     fn roundtrip(data: &[u8]) {
         let Ok(c) = lzf::compress(data) else { return };

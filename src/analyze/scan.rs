@@ -1,0 +1,395 @@
+//! The fast scan behind `stats` and `keys`: records are skimmed (no per-element
+//! checks, see [`Depth::Skim`]) by one thread over the memory-mapped file and handed
+//! in batches to worker threads, which decode key names, apply the key filter,
+//! count elements from blob headers and estimate memory. Each worker feeds its own
+//! sink (a [`Stats`](crate::analyze::stats::Stats) or a row writer); the caller merges them.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Mutex};
+
+use crate::analyze::elements;
+use crate::analyze::memory::MemoryModel;
+use crate::analyze::stats::KeyFacts;
+use crate::error::{Error, ErrorKind};
+use crate::filter::KeyFilter;
+use crate::rdb::{Checker, Depth, Header, KeyRecord, RdbReader, Record};
+
+/// What the file says about itself (its AUX fields before the first key).
+#[derive(Clone, Debug, Default)]
+pub struct FileInfo {
+    pub header: Option<Header>,
+    /// AUX `ctime`, Unix seconds.
+    pub ctime: Option<i64>,
+    /// `redis 7.0.15`, `valkey 9.1.2`...
+    pub producer: Option<String>,
+    /// The version number alone, for the memory model.
+    pub server_version: Option<String>,
+}
+
+/// How a scan ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    Truncated,
+    Corrupt,
+    Unsupported,
+    Unreadable,
+}
+
+impl Status {
+    pub fn of(e: &Error) -> Status {
+        match e.kind() {
+            ErrorKind::Truncated { .. } => Status::Truncated,
+            ErrorKind::Corrupt(_) => Status::Corrupt,
+            ErrorKind::Unsupported(_) => Status::Unsupported,
+        }
+    }
+}
+
+pub struct Outcome<S> {
+    pub info: FileInfo,
+    /// One per worker (one when the scan ran inline).
+    pub sinks: Vec<S>,
+    /// The first failure in file order; keys before it were all handed to sinks.
+    pub error: Option<Error>,
+}
+
+/// What a worker needs for every key.
+pub struct Scope<'f> {
+    pub filter: KeyFilter,
+    pub model: MemoryModel,
+    pub embed: EmbedRule,
+    pub info: &'f FileInfo,
+}
+
+/// Makes a worker's sink.
+pub type NewSink<'a, S> = dyn Fn(&FileInfo) -> S + Sync + 'a;
+/// Hands one key (name and facts) to a sink; an error (a closed output) stops the scan.
+pub type AddKey<'a, S> = dyn Fn(&mut S, &[u8], &KeyFacts) -> std::io::Result<()> + Sync + 'a;
+
+/// Records handed from the reader to a worker at a time.
+const BATCH: usize = 1024;
+
+/// Scans `data` with `workers` threads besides the reader (0: everything inline, in
+/// file order). `filter_for` builds the key filter from the file's ctime (ms).
+pub fn scan<S: Send>(
+    data: &[u8],
+    workers: usize,
+    filter_for: &(dyn Fn(Option<i64>) -> KeyFilter + Sync),
+    new_sink: &NewSink<'_, S>,
+    add: &AddKey<'_, S>,
+) -> Outcome<S> {
+    let mut info = FileInfo::default();
+    let mut reader = match RdbReader::new(data, Checker::with_depth(Depth::Skim)) {
+        Ok(r) => r,
+        Err(e) => {
+            info.header = Header::parse(data).ok();
+            return Outcome {
+                info,
+                sinks: vec![],
+                error: Some(e),
+            };
+        }
+    };
+    info.header = Some(reader.header());
+    // AUX fields come first: read them before building the model and the filter.
+    let first = loop {
+        match reader.next_record() {
+            Ok(Some(Record::Aux { key, value })) => {
+                let v = value.to_string_lossy();
+                match key.to_string_lossy().as_str() {
+                    "ctime" => info.ctime = value.to_i64(),
+                    "redis-ver" if info.producer.is_none() => {
+                        info.producer = Some(format!("redis {v}"));
+                        info.server_version = Some(v);
+                    }
+                    "valkey-ver" => {
+                        info.producer = Some(format!("valkey {v}"));
+                        info.server_version = Some(v);
+                    }
+                    _ => {}
+                }
+            }
+            Ok(Some(Record::Key(k))) => break Ok(Some(k)),
+            Ok(Some(Record::Eof)) | Ok(None) => break Ok(None),
+            Ok(Some(_)) => {}
+            Err(e) => break Err(e),
+        }
+    };
+    let scope = Scope {
+        filter: filter_for(info.ctime.map(|s| s.saturating_mul(1000))),
+        model: MemoryModel::new(reader.header(), info.server_version.as_deref()),
+        embed: EmbedRule::for_file(&info),
+        info: &info,
+    };
+    let first = match first {
+        Ok(k) => k,
+        Err(e) => {
+            let sinks = vec![new_sink(&info)];
+            return Outcome {
+                sinks,
+                error: Some(e),
+                info,
+            };
+        }
+    };
+    let (sinks, error) = if workers == 0 {
+        inline(&mut reader, first, &scope, new_sink, add)
+    } else {
+        threaded(&mut reader, first, workers, &scope, new_sink, add)
+    };
+    Outcome { sinks, error, info }
+}
+
+/// Computes a key's facts; errors carry the key's context.
+pub fn facts(
+    k: &KeyRecord<'_>,
+    key: &[u8],
+    keys_before: u64,
+    model: &MemoryModel,
+    rule: EmbedRule,
+    buf: &mut Vec<u8>,
+) -> Result<KeyFacts, Error> {
+    let ctx = |e: Error| {
+        e.with_type(k.info.check_name)
+            .with_key(k.db, Some(key.to_vec()), keys_before)
+            .at_record(k.offset)
+    };
+    Ok(KeyFacts {
+        db: k.db.unwrap_or(0),
+        kind: k.info.kind,
+        encoding: encoding(k, key.len(), rule),
+        elements: elements::count(k, buf).map_err(ctx)?,
+        serialized_bytes: k.value_info.stored_bytes,
+        memory: model.estimate(k, key).map_err(ctx)?,
+        expire_at_ms: k.expire_ms,
+        idle_seconds: k.idle_seconds,
+        lfu_freq: k.lfu_freq,
+    })
+}
+
+/// How the server that wrote the file decides whether a string lives inside its object
+/// (`embstr`) when it loads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmbedRule {
+    /// Redis (and Valkey before 8.1): values up to 44 bytes.
+    Redis,
+    /// Valkey 8.1+ embeds the key too: object header (8), key sds with its header-size
+    /// byte and the value's sds8 must fit in this many bytes (64 in 8.1, 128 from 9.0).
+    /// Checked against OBJECT ENCODING of valkey 8.1.1 and 9.1.2.
+    ValkeyWithKey(usize),
+}
+
+impl EmbedRule {
+    pub fn for_file(info: &FileInfo) -> EmbedRule {
+        let valkey = info
+            .producer
+            .as_deref()
+            .and_then(|p| p.strip_prefix("valkey "));
+        let version = valkey.map(|v| {
+            let mut it = v.split('.').map(|x| x.parse::<u32>().unwrap_or(0));
+            (it.next().unwrap_or(0), it.next().unwrap_or(0))
+        });
+        let magic_valkey = info
+            .header
+            .is_some_and(|h| h.dialect == crate::rdb::Dialect::Valkey);
+        match version {
+            Some(v) if v >= (9, 0) => EmbedRule::ValkeyWithKey(128),
+            Some(v) if v >= (8, 1) => EmbedRule::ValkeyWithKey(64),
+            None if magic_valkey => EmbedRule::ValkeyWithKey(128),
+            _ => EmbedRule::Redis,
+        }
+    }
+
+    fn embeds(self, key_len: usize, value_len: usize) -> bool {
+        match self {
+            EmbedRule::Redis => value_len <= 44,
+            EmbedRule::ValkeyWithKey(limit) => {
+                let key = crate::analyze::memory::sds_header(key_len) as usize + key_len + 2;
+                value_len <= 255 && 8 + key + 3 + value_len < limit
+            }
+        }
+    }
+}
+
+/// The encoding: for strings the one the server gives them on load (`int` when the
+/// text is a canonical 64-bit integer, else `embstr` or `raw` by [`EmbedRule`]); for
+/// other types the encoding stored in the file.
+pub fn encoding(k: &KeyRecord<'_>, key_len: usize, rule: EmbedRule) -> &'static str {
+    use crate::rdb::{RdbStr, Value};
+    let Value::String(s) = k.value else {
+        return k.info.encoding;
+    };
+    match s {
+        RdbStr::Int(_) => "int",
+        RdbStr::Raw(b) if crate::analyze::memory::is_canonical_long(b) => "int",
+        s if rule.embeds(key_len, s.len()) => "embstr",
+        _ => "raw",
+    }
+}
+
+/// Per-worker scratch buffers.
+#[derive(Default)]
+struct Scratch {
+    key: Vec<u8>,
+    blob: Vec<u8>,
+}
+
+/// Hands one key to `sink` if it passes the filter. `Ok(false)` stops the scan
+/// (the sink's output closed).
+fn visit<S>(
+    k: &KeyRecord<'_>,
+    keys_before: u64,
+    scope: &Scope<'_>,
+    scratch: &mut Scratch,
+    sink: &mut S,
+    add: &AddKey<'_, S>,
+) -> Result<bool, Error> {
+    let key = k
+        .key
+        .decode(&mut scratch.key)
+        .map_err(|e| e.reading("the key name").at_record(k.offset))?;
+    if !scope.filter.is_pass_all() && !scope.filter.matches(k, key) {
+        return Ok(true);
+    }
+    let f = facts(
+        k,
+        key,
+        keys_before,
+        &scope.model,
+        scope.embed,
+        &mut scratch.blob,
+    )?;
+    Ok(add(sink, key, &f).is_ok())
+}
+
+fn inline<S>(
+    reader: &mut RdbReader<'_>,
+    first: Option<KeyRecord<'_>>,
+    scope: &Scope<'_>,
+    new_sink: &NewSink<'_, S>,
+    add: &AddKey<'_, S>,
+) -> (Vec<S>, Option<Error>) {
+    let mut sink = new_sink(scope.info);
+    let mut scratch = Scratch::default();
+    let mut next = first;
+    let error = loop {
+        if let Some(k) = next.take() {
+            match visit(
+                &k,
+                reader.keys_read() - 1,
+                scope,
+                &mut scratch,
+                &mut sink,
+                add,
+            ) {
+                Ok(true) => {}
+                Ok(false) => break None,
+                Err(e) => break Some(e),
+            }
+        }
+        match reader.next_record() {
+            Ok(Some(Record::Key(k))) => next = Some(k),
+            Ok(Some(Record::Eof)) | Ok(None) => break None,
+            Ok(Some(_)) => {}
+            Err(e) => break Some(e),
+        }
+    };
+    (vec![sink], error)
+}
+
+fn threaded<'a, S: Send>(
+    reader: &mut RdbReader<'a>,
+    first: Option<KeyRecord<'a>>,
+    workers: usize,
+    scope: &Scope<'_>,
+    new_sink: &NewSink<'_, S>,
+    add: &AddKey<'_, S>,
+) -> (Vec<S>, Option<Error>) {
+    let stop = AtomicBool::new(false);
+    // The earliest worker failure, by file offset.
+    let failed: Mutex<Option<(u64, Error)>> = Mutex::new(None);
+    let (tx, rx) = mpsc::sync_channel::<(u64, Vec<KeyRecord<'a>>)>(2 * workers + 2);
+    let rx = Mutex::new(rx);
+    let (sinks, scan_error) = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let (rx, stop, failed) = (&rx, &stop, &failed);
+                s.spawn(move || {
+                    let mut sink = new_sink(scope.info);
+                    let mut scratch = Scratch::default();
+                    while let Ok((keys_before, batch)) = rx
+                        .lock()
+                        .map_err(|_| ())
+                        .and_then(|r| r.recv().map_err(|_| ()))
+                    {
+                        for (i, k) in batch.iter().enumerate() {
+                            match visit(
+                                k,
+                                keys_before + i as u64,
+                                scope,
+                                &mut scratch,
+                                &mut sink,
+                                add,
+                            ) {
+                                Ok(true) => {}
+                                Ok(false) => {
+                                    stop.store(true, Ordering::Relaxed);
+                                    break;
+                                }
+                                Err(e) => {
+                                    let mut f = failed.lock().unwrap_or_else(|p| p.into_inner());
+                                    if f.as_ref().is_none_or(|(at, _)| k.offset < *at) {
+                                        *f = Some((k.offset, e));
+                                    }
+                                    stop.store(true, Ordering::Relaxed);
+                                    break;
+                                }
+                            }
+                        }
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                    }
+                    sink
+                })
+            })
+            .collect();
+        let mut batch: Vec<KeyRecord<'a>> = Vec::with_capacity(16);
+        batch.extend(first);
+        let mut keys_before = 0u64;
+        let scan_error = loop {
+            if batch.len() >= BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                let n = full.len() as u64;
+                if stop.load(Ordering::Relaxed) || tx.send((keys_before, full)).is_err() {
+                    break None;
+                }
+                keys_before += n;
+            }
+            match reader.next_record() {
+                Ok(Some(Record::Key(k))) => batch.push(k),
+                Ok(Some(Record::Eof)) | Ok(None) => break None,
+                Ok(Some(_)) => {}
+                Err(e) => break Some(e),
+            }
+        };
+        if !batch.is_empty() {
+            let _ = tx.send((keys_before, batch));
+        }
+        drop(tx);
+        let sinks: Vec<S> = handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect();
+        (sinks, scan_error)
+    });
+    let worker_error = failed.into_inner().unwrap_or_else(|p| p.into_inner());
+    // A worker failure lies in a record the reader passed, so it comes first in the file.
+    let error = match (worker_error, scan_error) {
+        (Some((_, e)), _) => Some(e),
+        (None, e) => e,
+    };
+    (sinks, error)
+}
