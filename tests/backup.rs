@@ -189,3 +189,140 @@ fn aof_dir(name: &str, tmp: &Path) -> PathBuf {
     }
     dst
 }
+
+fn bin(name: &str) -> String {
+    crate::support::server::servers_dir()
+        .join("bin")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn load_proves_good_files_restore_and_names_the_servers_refusal() {
+    let names = [
+        "redis-6.2.14",
+        "redis-7.4.1",
+        "valkey-9.1.2",
+        "redis-8.0.2",
+        "redis-7.0.15",
+    ];
+    let have = installed();
+    require!(
+        names.iter().all(|n| have.iter().any(|h| h == n)),
+        "needs {names:?} installed"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    // Good RDBs load into the server that wrote them, with equal key counts.
+    let handles: Vec<_> = names[..4]
+        .iter()
+        .map(|name| {
+            let file = tmp.path().join(format!("{name}.rdb"));
+            let name = name.to_string();
+            std::thread::spawn(move || {
+                make_rdb(&name, &[], &file);
+                let o = rdbkit(&[
+                    "verify",
+                    "--load",
+                    "--json",
+                    "--server",
+                    &bin(&name),
+                    p(&file),
+                ]);
+                assert_eq!(o.status.code(), Some(0), "{name}: {}", text(&o));
+                let j = json(&o);
+                assert_eq!(j["load"]["verdict"], "loads", "{name}: {j}");
+                assert_eq!(j["load"]["dbs"]["0"], 34, "{name}: {j}");
+                assert_eq!(j["load"]["dbs"]["3"], 2, "{name}: {j}");
+                assert_eq!(j["load"]["types"]["string"], 31, "{name}: {j}");
+                assert_eq!(
+                    j["load"]["digest"].as_str().map(str::len),
+                    Some(40),
+                    "{name}: {j}"
+                );
+                (name, file)
+            })
+        })
+        .collect();
+    let files: Vec<(String, PathBuf)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+
+    // A too-new file is a version mismatch, not a broken backup.
+    let new = &files.iter().find(|(n, _)| n == "redis-8.0.2").unwrap().1;
+    let o = rdbkit(&[
+        "verify",
+        "--load",
+        "--json",
+        "--server",
+        &bin("redis-7.0.15"),
+        p(new),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let j = json(&o);
+    assert_eq!(j["status"], "ok");
+    assert_eq!(j["load"]["verdict"], "version_mismatch", "{j}");
+    assert!(
+        j["load"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Can't handle RDB format version 12"),
+        "{j}"
+    );
+
+    // A damaged file does not load, with the server's own words.
+    let data = std::fs::read(&files[1].1).unwrap();
+    let cut = tmp.path().join("cut.rdb");
+    std::fs::write(&cut, &data[..data.len() - 30]).unwrap();
+    let o = rdbkit(&[
+        "verify",
+        "--load",
+        "--json",
+        "--server",
+        &bin("redis-7.4.1"),
+        p(&cut),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let j = json(&o);
+    assert_eq!(j["status"], "truncated");
+    assert_eq!(j["load"]["verdict"], "does_not_load", "{j}");
+    assert!(
+        // The server's own line (7.4.1: "Internal error in RDB reading offset 0, function
+        // at rdb.c:2816 -> Stream listpacks loading failed.").
+        ["Short read", "Internal error in RDB reading"]
+            .iter()
+            .any(|m| j["load"]["message"].as_str().unwrap().contains(m)),
+        "{j}"
+    );
+    assert_eq!(std::fs::read(&files[1].1).unwrap(), data, "input untouched");
+
+    // An appendonlydir (RDB preamble base + incr part), copied, never touched.
+    let aofdir = aof_dir("redis-7.0.15", tmp.path());
+    let before: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(&aofdir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            let d = std::fs::read(&p).unwrap();
+            (p, d)
+        })
+        .collect();
+    let o = rdbkit(&[
+        "verify",
+        "--load",
+        "--json",
+        "--server",
+        &bin("redis-7.0.15"),
+        p(&aofdir),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let j = json(&o);
+    assert_eq!(j["load"]["verdict"], "loads", "{j}");
+    assert_eq!(j["load"]["dbs"]["0"], 21, "{j}");
+    assert_eq!(j["load"]["dbs"]["2"], 1, "{j}");
+    for (p, d) in before {
+        assert_eq!(std::fs::read(&p).unwrap(), d, "{} untouched", p.display());
+    }
+    assert_eq!(
+        std::fs::read_dir(&aofdir).unwrap().count(),
+        2 + 1,
+        "no new parts"
+    );
+}

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::exit;
-use crate::verify::{self, sidecar, Report, Status};
+use crate::verify::{self, load, sidecar, Report, Status};
 
 #[derive(clap::Args, Debug)]
 pub struct VerifyArgs {
@@ -31,6 +31,17 @@ pub struct VerifyArgs {
     /// Replace existing sidecars (with --sidecar).
     #[arg(long, requires = "sidecar")]
     pub force: bool,
+    /// Prove each file restores: load it into a throwaway server (unix socket in a temp
+    /// dir, persistence off, removed afterwards) and compare its keyspace with the file's.
+    #[arg(long)]
+    pub load: bool,
+    /// The redis-server / valkey-server for --load (default: redis-server, then
+    /// valkey-server, on PATH).
+    #[arg(long, value_name = "BINARY", requires = "load")]
+    pub server: Option<PathBuf>,
+    /// Longest wait for the server to load one file, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 600, requires = "load")]
+    pub load_timeout: u64,
 }
 
 fn verify_one(path: &Path, opts: &verify::Options) -> Report {
@@ -76,6 +87,21 @@ fn check_one(path: &Path, args: &VerifyArgs, opts: &verify::Options, bar: bool) 
     r
 }
 
+/// `--load`, one file at a time (each starts a server).
+fn load_all(reports: &mut [Report], args: &VerifyArgs) {
+    if !args.load {
+        return;
+    }
+    load::install_interrupt_cleanup();
+    let opts = load::LoadOptions {
+        server: args.server.clone(),
+        timeout: std::time::Duration::from_secs(args.load_timeout),
+    };
+    for (r, path) in reports.iter_mut().zip(&args.paths) {
+        r.load = Some(load::load(path, r, &opts));
+    }
+}
+
 /// The exit status one report calls for.
 pub(crate) fn exit_code(r: &Report) -> u8 {
     let mut code = match r.status {
@@ -89,6 +115,15 @@ pub(crate) fn exit_code(r: &Report) -> u8 {
         } else if !s.ok {
             code = code.max(exit::NOT_OK);
         }
+    }
+    if let Some(l) = &r.load {
+        code = code.max(if l.verdict == "error" {
+            exit::ERROR
+        } else if l.ok {
+            exit::OK
+        } else {
+            exit::NOT_OK
+        });
     }
     code
 }
@@ -122,6 +157,39 @@ fn print_human(out: &mut impl Write, r: &Report, verbose: bool) -> std::io::Resu
             }
         }
     }
+    if let Some(l) = &r.load {
+        let server = l.server_version.as_deref().unwrap_or(&l.server);
+        match l.verdict {
+            "loads" => {
+                let dbs: Vec<String> = l.dbs.iter().map(|(d, k)| format!("db{d}={k}")).collect();
+                writeln!(
+                    out,
+                    "  loads into {server} in {} ms: [{}]{}",
+                    l.millis,
+                    dbs.join(" "),
+                    l.digest
+                        .as_deref()
+                        .map(|d| format!(", DEBUG DIGEST {d}"))
+                        .unwrap_or_default()
+                )?;
+            }
+            v => {
+                let what = match v {
+                    "version_mismatch" => "VERSION MISMATCH",
+                    "keyspace_differs" => "LOADS, KEYSPACE DIFFERS",
+                    "does_not_load" => "DOES NOT LOAD",
+                    _ => "LOAD CHECK FAILED",
+                };
+                let msg = l.message.as_deref().unwrap_or("");
+                writeln!(out, "  {what} into {server}: {msg}")?;
+                eprintln!("rdbkit: {}: {what} into {server}: {msg}", r.path);
+                for d in &l.differences {
+                    writeln!(out, "    {d}")?;
+                    eprintln!("rdbkit: {}: {d}", r.path);
+                }
+            }
+        }
+    }
     Ok(())
 }
 
@@ -132,7 +200,7 @@ pub fn run_verify(args: &VerifyArgs) -> std::io::Result<u8> {
     };
     // Several files (all shards of a cluster) are verified in parallel, reported in
     // the order given.
-    let reports: Vec<Report> =
+    let mut reports: Vec<Report> =
         if args.paths.len() > 1 && !args.paths.iter().any(|p| p.as_os_str() == "-") {
             args.paths
                 .par_iter()
@@ -144,6 +212,7 @@ pub fn run_verify(args: &VerifyArgs) -> std::io::Result<u8> {
                 .map(|p| check_one(p, args, &opts, true))
                 .collect()
         };
+    load_all(&mut reports, args);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut worst = exit::OK;

@@ -127,6 +127,9 @@ pub struct Report {
     /// `--sidecar` / `--check-sidecar` outcome.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sidecar: Option<super::sidecar::SidecarOutcome>,
+    /// `--load` outcome.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load: Option<super::load::LoadOutcome>,
 }
 
 impl Report {
@@ -156,6 +159,7 @@ impl Report {
             error: None,
             aof: None,
             sidecar: None,
+            load: None,
         }
     }
 
