@@ -14,11 +14,12 @@ use std::path::Path;
 pub use report::{Checksum, DbCounts, ErrorReport, Report, Status};
 
 use crate::error::{display_key, Error, ErrorKind};
+use crate::rdb::crc64::Crc64;
 use crate::rdb::record::{check_value, Record};
 use crate::rdb::stream_reader::StreamError;
 use crate::rdb::value::is_plain;
 use crate::rdb::{Checker, Depth, Header, RdbReader, RdbStream, Trailer};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Keep at most this many warning texts per file (the count is always exact).
 const MAX_WARNINGS: usize = 50;
@@ -182,18 +183,40 @@ impl Tally {
 /// Records handed from the scanning thread to the checking thread at a time.
 const BATCH: usize = 2048;
 
+/// Batches queued for (or being checked by) the checking thread at which the scanner
+/// deep-checks the next batch itself: the checker has work for a while, so the
+/// scanner takes a share of the checking instead of racing ahead and then idling.
+const SHARE_AT: usize = 3;
+
+/// A record as the scanner passes it on.
+struct Scanned<'a> {
+    rec: Record<'a>,
+    /// Warnings from the scanner's read of the record (complete when `checked`).
+    warnings: Vec<String>,
+    /// The scanner read the value with the full deep checks; nothing left to check.
+    checked: bool,
+}
+
 /// Verifies an RDB held in memory.
 ///
 /// Two threads share the work: one scans the file (finds where each record ends,
-/// and deep-checks the plain collections it walks anyway), the other re-reads every
-/// other value with the deep checks and tallies records in file order. The first failure in file order wins, exactly as
-/// in a single pass.
+/// deep-checks the plain collections it walks anyway, and sums the CRC-64), the
+/// other re-reads every other value with the deep checks and tallies records in file
+/// order. Whenever the checker has a backlog, the scanner deep-checks its next batch
+/// itself, so both threads stay busy to the end. The first failure in file order
+/// wins, exactly as in a single pass.
 pub fn verify_bytes(path: &str, data: &[u8]) -> Report {
     verify_bytes_with_progress(path, data, &no_progress)
 }
 
 /// [`verify_bytes`], reporting progress once per batch of records.
 pub fn verify_bytes_with_progress(path: &str, data: &[u8], progress: Progress<'_>) -> Report {
+    verify_shared(path, data, progress, SHARE_AT)
+}
+
+/// The two-thread verification; the scanner deep-checks a batch itself when
+/// `share_at` batches are queued for the checker (tests force either extreme).
+fn verify_shared(path: &str, data: &[u8], progress: Progress<'_>, share_at: usize) -> Report {
     let mut t = Tally::new(path);
     t.report.bytes = data.len() as u64;
     // The scanner checks plain collections itself (it walks them element by element
@@ -211,16 +234,20 @@ pub fn verify_bytes_with_progress(path: &str, data: &[u8], progress: Progress<'_
     let header = reader.header();
     t.header(&header);
     let stop = AtomicBool::new(false);
+    let queued = AtomicUsize::new(0);
+    // CRC-64 of the bytes scanned so far, summed batch by batch while they are cached.
+    let mut crc = Crc64::new();
+    let mut crc_done = 0usize;
     let (scan, mut t, failed) = std::thread::scope(|s| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(Record<'_>, Vec<String>)>>(8);
-        let stop = &stop;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Scanned<'_>>>(8);
+        let (stop, queued) = (&stop, &queued);
         let checker = s.spawn(move || {
             let mut chk = Checker::new(true);
             let mut failed = false;
             'batches: for batch in rx {
-                for (rec, warnings) in &batch {
-                    match rec {
-                        Record::Key(k) if !is_plain(k.info.id) => {
+                for r in &batch {
+                    match &r.rec {
+                        Record::Key(k) if !r.checked && !is_plain(k.info.id) => {
                             chk.warnings.clear();
                             if let Err(e) =
                                 check_value(k, data, header.dialect, t.report.keys, &mut chk)
@@ -231,31 +258,43 @@ pub fn verify_bytes_with_progress(path: &str, data: &[u8], progress: Progress<'_
                                 stop.store(true, Ordering::Relaxed);
                                 break 'batches;
                             }
-                            t.record(rec, &chk.warnings);
+                            t.record(&r.rec, &chk.warnings);
                         }
-                        _ => t.record(rec, warnings),
+                        rec => t.record(rec, &r.warnings),
                     }
                 }
+                queued.fetch_sub(1, Ordering::Relaxed);
             }
             (t, failed)
         });
         // Start small (tiny files are common in tests and scripts), then full batches.
         let mut batch = Vec::with_capacity(16);
+        let mut checked = false;
         let scan = loop {
             match reader.next_record() {
                 Ok(Some(rec)) => {
                     let eof = matches!(rec, Record::Eof);
                     let warnings = reader.warnings().to_vec();
-                    batch.push((rec, warnings));
+                    batch.push(Scanned {
+                        rec,
+                        warnings,
+                        checked,
+                    });
                     if eof {
                         break Ok(());
                     }
                     if batch.len() == BATCH {
                         progress(reader.offset(), data.len() as u64);
+                        let end = reader.offset() as usize;
+                        crc.update(&data[crc_done..end]);
+                        crc_done = end;
                         let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                        queued.fetch_add(1, Ordering::Relaxed);
                         if tx.send(full).is_err() || stop.load(Ordering::Relaxed) {
                             break Ok(());
                         }
+                        checked = queued.load(Ordering::Relaxed) >= share_at;
+                        reader.set_depth(if checked { Depth::Full } else { Depth::Plain });
                     }
                 }
                 Ok(None) => break Ok(()),
@@ -263,9 +302,16 @@ pub fn verify_bytes_with_progress(path: &str, data: &[u8], progress: Progress<'_
             }
         };
         if !batch.is_empty() {
+            queued.fetch_add(1, Ordering::Relaxed);
             let _ = tx.send(batch);
         }
         drop(tx);
+        // The tail of the checksum overlaps with the checker's last batches.
+        if scan.is_ok() {
+            let end = (reader.offset() as usize).min(data.len());
+            crc.update(&data[crc_done..end]);
+            crc_done = end;
+        }
         let (t, failed) = checker
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p));
@@ -286,8 +332,10 @@ pub fn verify_bytes_with_progress(path: &str, data: &[u8], progress: Progress<'_
     }
     match reader.trailer() {
         Ok(tr) => {
-            let computed = reader.computed_checksum().unwrap_or(0);
-            t.trailer(&tr, computed);
+            // Everything from the magic through the EOF opcode (the scan stopped
+            // right after it).
+            debug_assert_eq!(crc_done as u64, tr.eof_offset + 1);
+            t.trailer(&tr, crc.finish());
         }
         Err(e) => t.error(&e),
     }
@@ -398,4 +446,107 @@ pub fn sorted_dbs(dbs: &BTreeMap<String, DbCounts>) -> Vec<(u64, DbCounts)> {
         .collect();
     v.sort_by_key(|(k, _)| *k);
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rdb::encoding::{listpack, Elem};
+
+    fn put_len(out: &mut Vec<u8>, n: usize) {
+        match n {
+            0..=63 => out.push(n as u8),
+            64..=16383 => out.extend_from_slice(&[0x40 | (n >> 8) as u8, n as u8]),
+            _ => {
+                out.push(0x80);
+                out.extend_from_slice(&(n as u32).to_be_bytes());
+            }
+        }
+    }
+
+    fn put_str(out: &mut Vec<u8>, s: &[u8]) {
+        put_len(out, s.len());
+        out.extend_from_slice(s);
+    }
+
+    /// An RDB 11 file of `keys` mixed keys (strings, set and hash listpacks, some
+    /// empty, some with expiries), with key `bad` (if any) a hash listpack holding a
+    /// duplicate field: damage only the deep checks see.
+    fn mixed_file(keys: usize, bad: Option<usize>) -> Vec<u8> {
+        let mut out = b"REDIS0011".to_vec();
+        out.extend_from_slice(&[0xfe, 0]);
+        for i in 0..keys {
+            if i % 5 == 0 {
+                out.push(0xfc);
+                out.extend_from_slice(&(1_700_000_000_000i64 + i as i64).to_le_bytes());
+            }
+            let key = format!("key:{i}");
+            let (type_id, value) = match i % 4 {
+                0 => (0u8, format!("value {i}").into_bytes()),
+                1 => {
+                    let m: Vec<String> = (0..i % 7).map(|j| format!("m{j}")).collect();
+                    let items: Vec<Elem<'_>> = m.iter().map(|s| Elem::Str(s.as_bytes())).collect();
+                    (20, listpack::encode(&items))
+                }
+                _ => {
+                    let dup = Some(i) == bad;
+                    let f: Vec<String> = (0..3)
+                        .map(|j| format!("f{}", if dup { 0 } else { j }))
+                        .collect();
+                    let mut items = Vec::new();
+                    for (j, f) in f.iter().enumerate() {
+                        items.push(Elem::Str(f.as_bytes()));
+                        items.push(Elem::Int(j as i64 * 1000));
+                    }
+                    (16, listpack::encode(&items))
+                }
+            };
+            out.push(type_id);
+            put_str(&mut out, key.as_bytes());
+            put_str(&mut out, &value);
+        }
+        out.push(0xff);
+        let c = crate::rdb::crc64::checksum(&out);
+        out.extend_from_slice(&c.to_le_bytes());
+        out
+    }
+
+    /// What a single pass decides (a stream counts the bytes after an error differently).
+    fn verdict(r: &Report) -> impl PartialEq + std::fmt::Debug + '_ {
+        (
+            r.status,
+            r.keys,
+            r.expires,
+            &r.dbs,
+            &r.error,
+            &r.warnings,
+            r.warnings_total,
+            &r.checksum,
+        )
+    }
+
+    #[test]
+    fn scanner_and_checker_give_the_single_pass_verdict() {
+        let keys = 5 * BATCH + 17;
+        for bad in [None, Some(10), Some(3 * BATCH + 6), Some(keys - 2)] {
+            let data = mixed_file(keys, bad);
+            for data in [&data[..], &data[..data.len() - 300]] {
+                let single = verify_reader("f", data);
+                // Every batch the checker's; every batch after the first the
+                // scanner's; the default policy.
+                let by_checker = verify_shared("f", data, &no_progress, usize::MAX);
+                for share_at in [0, SHARE_AT] {
+                    let r = verify_shared("f", data, &no_progress, share_at);
+                    assert_eq!(r, by_checker, "damage {bad:?}, share_at {share_at}");
+                }
+                assert_eq!(verdict(&by_checker), verdict(&single), "damage {bad:?}");
+                assert!(
+                    single.keys < 21 || single.warnings_total > 0,
+                    "empty sets warned"
+                );
+            }
+            let whole = verify_bytes("f", &data);
+            assert_eq!(whole.is_ok(), bad.is_none(), "{}", whole.human_line());
+        }
+    }
 }
