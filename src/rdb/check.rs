@@ -8,6 +8,69 @@
 //! member sizes.
 
 use std::collections::HashSet;
+use std::hash::{BuildHasher, Hasher};
+
+/// Hash sets of stream IDs (node keys, PEL entries): one folded multiply per ID
+/// instead of SipHash, keyed randomly per checker so a crafted file cannot aim for
+/// collisions it does not know the key of.
+pub type IdSet = HashSet<u128, IdHash>;
+/// A map from stream ID, hashed like [`IdSet`].
+pub type IdMap<V> = std::collections::HashMap<u128, V, IdHash>;
+
+/// Builds [`IdHasher`]s with this checker's random key.
+#[derive(Clone, Copy, Debug)]
+pub struct IdHash(u64, u64);
+
+impl Default for IdHash {
+    fn default() -> Self {
+        let s = std::collections::hash_map::RandomState::new();
+        IdHash(s.hash_one(0x5eed_u64) | 1, s.hash_one(0xfeed_u64))
+    }
+}
+
+impl BuildHasher for IdHash {
+    type Hasher = IdHasher;
+    fn build_hasher(&self) -> IdHasher {
+        IdHasher {
+            h: self.1,
+            k: self.0,
+        }
+    }
+}
+
+pub struct IdHasher {
+    h: u64,
+    k: u64,
+}
+
+#[inline(always)]
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let p = (a as u128) * (b as u128);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+impl Hasher for IdHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+    }
+    #[inline]
+    fn write_u64(&mut self, v: u64) {
+        self.h = fold_mul(self.h ^ v, self.k);
+    }
+    #[inline]
+    fn write_u128(&mut self, v: u128) {
+        self.h = fold_mul(self.h ^ v as u64, self.k ^ (v >> 64) as u64);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        fold_mul(self.h, self.k)
+    }
+}
 
 /// [`fingerprint`] computed over pieces (for members decoded piece by piece).
 pub struct Fingerprinter {
@@ -105,8 +168,8 @@ pub struct Checker {
     repeated: Vec<u64>,
     pub(crate) buf: Vec<u8>,
     pub(crate) buf2: Vec<u8>,
-    pub(crate) ids: HashSet<u128>,
-    pub(crate) owned: std::collections::HashMap<u128, bool>,
+    pub(crate) ids: IdSet,
+    pub(crate) owned: IdMap<bool>,
     /// Warnings raised while reading the current record (drained by the reader).
     pub(crate) warnings: Vec<String>,
 }
@@ -132,8 +195,8 @@ impl Checker {
             repeated: Vec::new(),
             buf: Vec::new(),
             buf2: Vec::new(),
-            ids: HashSet::new(),
-            owned: Default::default(),
+            ids: IdSet::default(),
+            owned: IdMap::default(),
             warnings: Vec::new(),
         }
     }
@@ -269,6 +332,21 @@ mod tests {
                 "n={n}"
             );
         }
+    }
+
+    #[test]
+    fn id_sets_find_repeats() {
+        let mut s = IdSet::default();
+        for i in 1..10_000u128 {
+            assert!(s.insert((i << 64) | (i % 3)));
+            assert!(s.insert(i));
+        }
+        assert!(!s.insert(5 << 64 | 2));
+        assert!(!s.insert(7));
+        assert_ne!(
+            IdHash(3, 5).hash_one(1u128 << 64),
+            IdHash(3, 5).hash_one(1u128)
+        );
     }
 
     #[test]

@@ -40,7 +40,8 @@ pub fn max_output(clen: usize) -> u64 {
 
 /// Receives the operations of a validated LZF stream.
 trait Sink {
-    fn literal(&mut self, op: usize, run: &[u8]);
+    /// Copies the literal run `input[ip..ip + n]` (in bounds) to output position `op`.
+    fn literal(&mut self, op: usize, input: &[u8], ip: usize, n: usize);
     fn back_ref(&mut self, op: usize, dist: usize, len: usize);
 }
 
@@ -49,29 +50,40 @@ struct Discard;
 
 impl Sink for Discard {
     #[inline(always)]
-    fn literal(&mut self, _: usize, _: &[u8]) {}
+    fn literal(&mut self, _: usize, _: &[u8], _: usize, _: usize) {}
     #[inline(always)]
     fn back_ref(&mut self, _: usize, _: usize, _: usize) {}
 }
 
 /// Writes into an output buffer sized to the declared length plus [`SLACK`] bytes.
-/// Back references are copied eight bytes at a time when they do not overlap within a
-/// word (the last word may spill into the slack, which is cut off at the end); short
-/// literals with inline loops. Both avoid a `memcpy` call per tiny run.
+/// Literal runs (at most 32 bytes) are copied as one fixed 32-byte block when the
+/// input has that many bytes left, back references eight bytes at a time when they do
+/// not overlap within a word; what spills past the run is overwritten by the next
+/// operation or lies in the slack, which is cut off at the end. Both avoid a `memcpy`
+/// call per tiny run.
 struct Output<'o>(&'o mut [u8]);
 
-/// Spare bytes after the output for word-sized copies.
-const SLACK: usize = 16;
+/// Spare bytes after the output for block-sized copies.
+const SLACK: usize = 32;
 
 impl Sink for Output<'_> {
     #[inline(always)]
-    fn literal(&mut self, op: usize, run: &[u8]) {
-        if run.len() <= 16 {
-            for (i, b) in run.iter().enumerate() {
-                self.0[op + i] = *b;
+    fn literal(&mut self, op: usize, input: &[u8], ip: usize, n: usize) {
+        let from = input
+            .get(ip..ip + 32)
+            .and_then(|s| <&[u8; 32]>::try_from(s).ok());
+        let to = self
+            .0
+            .get_mut(op..op + 32)
+            .and_then(|s| <&mut [u8; 32]>::try_from(s).ok());
+        match (from, to) {
+            (Some(from), Some(to)) => *to = *from,
+            // The input's last bytes: a short loop rather than a `memcpy` call.
+            _ => {
+                for (o, i) in self.0[op..op + n].iter_mut().zip(&input[ip..ip + n]) {
+                    *o = *i;
+                }
             }
-        } else {
-            self.0[op..op + run.len()].copy_from_slice(run);
         }
     }
     #[inline(always)]
@@ -110,13 +122,13 @@ fn walk(input: &[u8], out_len: usize, sink: &mut impl Sink) -> Result<(), LzfErr
                     reason: "literal run past the declared length",
                 });
             }
-            let Some(run) = input.get(ip..ip + n) else {
+            if ip + n > input.len() {
                 return Err(LzfError {
                     at,
                     reason: "literal run past the end of the input",
                 });
-            };
-            sink.literal(op, run);
+            }
+            sink.literal(op, input, ip, n);
             ip += n;
             op += n;
         } else {
@@ -194,9 +206,9 @@ impl Streaming<'_> {
 }
 
 impl Sink for Streaming<'_> {
-    fn literal(&mut self, _: usize, run: &[u8]) {
+    fn literal(&mut self, _: usize, input: &[u8], ip: usize, n: usize) {
         let from = self.window.len();
-        self.window.extend_from_slice(run);
+        self.window.extend_from_slice(&input[ip..ip + n]);
         self.push(from);
     }
     fn back_ref(&mut self, op: usize, dist: usize, n: usize) {
@@ -233,13 +245,15 @@ pub fn decompress_streaming(
 /// `out_len` is bounded by [`max_output`] of the input by the caller, so even a
 /// corrupt stream cannot make this reserve more than a small multiple of its input.
 pub fn decompress_into(input: &[u8], out_len: usize, out: &mut Vec<u8>) -> Result<(), LzfError> {
-    out.clear();
     if out_len as u64 > max_output(input.len()) {
+        out.clear();
         return Err(LzfError {
             at: 0,
             reason: "declared length beyond what the input can produce",
         });
     }
+    // Old contents are not cleared: a successful walk writes every byte up to
+    // `out_len` before any back reference reads it, so only growth is zeroed.
     out.resize(out_len + SLACK, 0);
     let r = walk(input, out_len, &mut Output(out.as_mut_slice()));
     out.truncate(if r.is_ok() { out_len } else { 0 });

@@ -295,7 +295,7 @@ pub fn read(cur: &mut Cursor<'_>, version: u8, chk: &mut Checker) -> Result<Stre
             let n = cur
                 .count(16)
                 .map_err(|e| e.reading("a consumer PEL size"))?;
-            let mut own = std::collections::HashSet::new();
+            let mut own = crate::rdb::check::IdSet::with_hasher(*chk.owned.hasher());
             for _ in 0..n {
                 let at = cur.offset();
                 let id = sid(cur).map_err(|e| e.reading("a consumer PEL id"))?;

@@ -165,56 +165,88 @@ enum Container {
     QuicklistListpack,
 }
 
+/// Counts the `T`-tuples of a ziplist or listpack (members, pairs, field-value-TTL
+/// triples), fingerprinting each tuple's first entry and checking hash field TTLs.
+struct Tuples<'c, const T: usize> {
+    chk: &'c mut Checker,
+    entries: usize,
+    ints: itoa::Buffer,
+}
+
+impl<'c, const T: usize> Tuples<'c, T> {
+    fn new(chk: &'c mut Checker) -> Self {
+        chk.start_unique(0);
+        Tuples {
+            chk,
+            entries: 0,
+            ints: itoa::Buffer::new(),
+        }
+    }
+
+    #[inline(always)]
+    fn entry(&mut self, e: Elem<'_>) -> std::result::Result<(), BlobError> {
+        let pos = self.entries % T;
+        if pos == 0 {
+            self.chk.add_member(e.bytes(&mut self.ints));
+        }
+        if T == 3 && pos == 2 {
+            match e {
+                Elem::Int(t) if (0..=MAX_FIELD_EXPIRE_MS as i64).contains(&t) => {}
+                _ => {
+                    return Err(BlobError::new(
+                        0,
+                        "hash field TTL is not a valid expiry time",
+                    ))
+                }
+            }
+        }
+        self.entries += 1;
+        Ok(())
+    }
+
+    /// (tuples, whether two first entries may be equal)
+    fn finish(self) -> std::result::Result<(u64, bool), BlobError> {
+        let n = self.entries;
+        if n % T != 0 {
+            return Err(BlobError::new(
+                0,
+                format!("{n} entries do not form {T}-tuples"),
+            ));
+        }
+        Ok(((n / T) as u64, self.chk.maybe_duplicates()))
+    }
+
+    fn listpack(chk: &'c mut Checker, bytes: &[u8]) -> std::result::Result<(u64, bool), BlobError> {
+        let lp = Listpack::parse(bytes)?;
+        let mut t = Self::new(chk);
+        lp.for_each(|e| t.entry(e))?;
+        t.finish()
+    }
+
+    fn ziplist(chk: &'c mut Checker, bytes: &[u8]) -> std::result::Result<(u64, bool), BlobError> {
+        let zl = Ziplist::parse(bytes)?;
+        let mut t = Self::new(chk);
+        for e in zl.iter() {
+            t.entry(e?)?;
+        }
+        t.finish()
+    }
+}
+
 /// Checks a decoded blob; returns its element count (pairs count as one element).
 fn check_blob(
     bytes: &[u8],
     c: Container,
     chk: &mut Checker,
 ) -> std::result::Result<u64, BlobError> {
-    let mut elems = |it: &mut dyn Iterator<Item = std::result::Result<Elem<'_>, BlobError>>,
-                     tuple: usize,
-                     dups: bool| {
-        chk.start_unique(0);
-        let mut n = 0usize;
-        let mut ib = itoa::Buffer::new();
-        for e in it {
-            let e = e?;
-            if dups && n % tuple == 0 {
-                chk.add_member(e.bytes(&mut ib));
-            }
-            if tuple == 3 && n % 3 == 2 {
-                match e {
-                    Elem::Int(t) if (0..=MAX_FIELD_EXPIRE_MS as i64).contains(&t) => {}
-                    _ => {
-                        return Err(BlobError::new(
-                            0,
-                            "hash field TTL is not a valid expiry time",
-                        ))
-                    }
-                }
-            }
-            n += 1;
-        }
-        if n % tuple != 0 {
-            return Err(BlobError::new(
-                0,
-                format!("{n} entries do not form {tuple}-tuples"),
-            ));
-        }
-        Ok(((n / tuple) as u64, dups && chk.maybe_duplicates()))
-    };
     let (count, suspicious) = match c {
         Container::ListZiplist | Container::QuicklistZiplist => {
             (Ziplist::parse(bytes)?.validate()? as u64, false)
         }
-        Container::ZsetZiplist | Container::HashZiplist => {
-            elems(&mut Ziplist::parse(bytes)?.iter(), 2, true)?
-        }
-        Container::SetListpack => elems(&mut Listpack::parse(bytes)?.iter(), 1, true)?,
-        Container::HashListpack | Container::ZsetListpack => {
-            elems(&mut Listpack::parse(bytes)?.iter(), 2, true)?
-        }
-        Container::HashListpackTtl => elems(&mut Listpack::parse(bytes)?.iter(), 3, true)?,
+        Container::ZsetZiplist | Container::HashZiplist => Tuples::<2>::ziplist(chk, bytes)?,
+        Container::SetListpack => Tuples::<1>::listpack(chk, bytes)?,
+        Container::HashListpack | Container::ZsetListpack => Tuples::<2>::listpack(chk, bytes)?,
+        Container::HashListpackTtl => Tuples::<3>::listpack(chk, bytes)?,
         Container::QuicklistListpack => (Listpack::parse(bytes)?.validate()? as u64, false),
         Container::Intset => (Intset::parse(bytes)?.validate()? as u64, false),
         Container::Zipmap => {

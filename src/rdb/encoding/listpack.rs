@@ -69,9 +69,16 @@ impl<'a> Listpack<'a> {
 
     /// Walks every entry; returns the element count.
     pub fn validate(&self) -> BlobResult<usize> {
+        self.for_each(|_| Ok(()))
+    }
+
+    /// Hands every entry to `f` (stopping at its first error) with the checks of
+    /// [`Listpack::iter`], in one tight loop; returns the element count.
+    #[inline]
+    pub fn for_each(&self, mut f: impl FnMut(Elem<'a>) -> BlobResult<()>) -> BlobResult<usize> {
         let mut it = self.iter();
-        for e in &mut it {
-            e?;
+        while let Some(e) = it.entry()? {
+            f(e)?;
         }
         Ok(it.count)
     }
@@ -118,39 +125,28 @@ impl<'a> ListpackIter<'a> {
         self.count
     }
 
+    /// Decodes and checks the entry at `pos`; `None` at the terminator. Inlined into
+    /// every walker: this is the innermost loop of most deep checks.
+    #[inline(always)]
     fn entry(&mut self) -> BlobResult<Option<Elem<'a>>> {
         let b = self.blob;
         let start = self.pos;
-        let first = *b
-            .get(start)
-            .ok_or_else(|| BlobError::new(start, "listpack entry past the end"))?;
+        let Some(&first) = b.get(start) else {
+            return Err(fail(start, "listpack entry past the end"));
+        };
         if first == 0xff {
-            if start != b.len() - 1 {
-                return Err(BlobError::new(
-                    start,
-                    "listpack terminator before the end of the blob",
-                ));
-            }
-            if let Some(n) = self.declared {
-                if n != self.count {
-                    return Err(BlobError::new(
-                        4,
-                        format!("listpack header counts {n} entries, found {}", self.count),
-                    ));
-                }
-            }
-            return Ok(None);
+            return self.terminator(start).map(|()| None);
         }
         // (header bytes, data bytes)
         let data = |hdr: usize, n: usize| -> BlobResult<&'a [u8]> {
-            b.get(start + hdr..start + hdr + n)
-                .ok_or_else(|| BlobError::new(start, "listpack entry data past the end"))
+            match b.get(start + hdr..start + hdr + n) {
+                Some(d) => Ok(d),
+                None => Err(fail(start, "listpack entry data past the end")),
+            }
         };
         let (elem, size) = if first < 0x80 {
             // 7-bit unsigned integer: the most common entry in real listpacks.
             (Elem::Int(first as i64), 1)
-        } else if first & 0x80 == 0 {
-            (Elem::Int((first & 0x7f) as i64), 1)
         } else if first & 0xc0 == 0x80 {
             let n = (first & 0x3f) as usize;
             (Elem::Str(data(1, n)?), 1 + n)
@@ -165,9 +161,10 @@ impl<'a> ListpackIter<'a> {
         } else {
             match first {
                 0xf0 => {
-                    let n = le_u32(b, start + 1)
-                        .ok_or_else(|| BlobError::new(start, "listpack string length cut short"))?
-                        as usize;
+                    let Some(n) = le_u32(b, start + 1) else {
+                        return Err(fail(start, "listpack string length cut short"));
+                    };
+                    let n = n as usize;
                     (Elem::Str(data(5, n)?), 5 + n)
                 }
                 0xf1 => {
@@ -195,39 +192,76 @@ impl<'a> ListpackIter<'a> {
                         9,
                     )
                 }
-                _ => {
-                    return Err(BlobError::new(
-                        start,
-                        format!("listpack entry encoding 0x{first:02x}"),
-                    ))
-                }
+                _ => return Err(bad_encoding(start, first)),
             }
         };
-        let bl = backlen_size(size);
-        let end = start + size + bl;
-        // The entry and its backlen must leave room for the terminator.
-        if end >= b.len() {
-            return Err(BlobError::new(
-                start,
-                "listpack entry runs into the terminator",
-            ));
-        }
         // Most entries are under 128 bytes: a one-byte backlen equal to the size.
-        let backlen_ok = if bl == 1 {
-            b[end - 1] as usize == size
+        let end = if size < 128 {
+            let end = start + size + 1;
+            // The entry and its backlen must leave room for the terminator.
+            if end >= b.len() {
+                return Err(fail(start, "listpack entry runs into the terminator"));
+            }
+            if b[end - 1] as usize != size {
+                return Err(bad_backlen(start, size));
+            }
+            end
         } else {
-            decode_backlen(b, end, bl) == Some(size)
+            let bl = backlen_size(size);
+            let end = start + size + bl;
+            if end >= b.len() {
+                return Err(fail(start, "listpack entry runs into the terminator"));
+            }
+            if decode_backlen(b, end, bl) != Some(size) {
+                return Err(bad_backlen(start, size));
+            }
+            end
         };
-        if !backlen_ok {
-            return Err(BlobError::new(
-                start + size,
-                format!("listpack backlen does not match the {size}-byte entry"),
-            ));
-        }
         self.pos = end;
         self.count += 1;
         Ok(Some(elem))
     }
+
+    /// The 0xFF at `start` must be the last byte, after the declared number of entries.
+    #[inline]
+    fn terminator(&self, start: usize) -> BlobResult<()> {
+        if start != self.blob.len() - 1 {
+            return Err(fail(
+                start,
+                "listpack terminator before the end of the blob",
+            ));
+        }
+        if let Some(n) = self.declared {
+            if n != self.count {
+                return Err(BlobError::new(
+                    4,
+                    format!("listpack header counts {n} entries, found {}", self.count),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn fail(at: usize, reason: &'static str) -> BlobError {
+    BlobError::new(at, reason)
+}
+
+#[cold]
+#[inline(never)]
+fn bad_encoding(at: usize, first: u8) -> BlobError {
+    BlobError::new(at, format!("listpack entry encoding 0x{first:02x}"))
+}
+
+#[cold]
+#[inline(never)]
+fn bad_backlen(start: usize, size: usize) -> BlobError {
+    BlobError::new(
+        start + size,
+        format!("listpack backlen does not match the {size}-byte entry"),
+    )
 }
 
 impl<'a> Iterator for ListpackIter<'a> {
