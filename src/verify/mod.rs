@@ -17,8 +17,9 @@ use crate::error::{display_key, Error, ErrorKind};
 use crate::rdb::crc64::Crc64;
 use crate::rdb::record::{check_value, Record};
 use crate::rdb::stream_reader::StreamError;
+use crate::rdb::types::Kind;
 use crate::rdb::value::is_plain;
-use crate::rdb::{Checker, Depth, Header, RdbReader, RdbStream, Trailer};
+use crate::rdb::{Checker, Depth, Header, RdbReader, RdbStr, RdbStream, Trailer, Value};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Keep at most this many warning texts per file (the count is always exact).
@@ -47,6 +48,11 @@ struct Tally {
     ctime_ms: Option<i64>,
     /// Per-db counts by number (the report's map is keyed by text for JSON).
     dbs: BTreeMap<u64, DbCounts>,
+    /// Counts of the db of the latest keys, added to `dbs` when another db's keys
+    /// start and at the end (a db's keys are contiguous: no map lookup per key).
+    current: Option<(u64, DbCounts)>,
+    /// Keys per type, by `Kind` discriminant (the report's map is built at the end).
+    kinds: [(Kind, u64); 7],
 }
 
 impl Tally {
@@ -55,10 +61,35 @@ impl Tally {
             report: Report::new(path),
             ctime_ms: None,
             dbs: BTreeMap::new(),
+            current: None,
+            kinds: [
+                Kind::String,
+                Kind::List,
+                Kind::Set,
+                Kind::Zset,
+                Kind::Hash,
+                Kind::Stream,
+                Kind::Module,
+            ]
+            .map(|k| (k, 0)),
+        }
+    }
+
+    fn flush_db(&mut self) {
+        if let Some((n, c)) = self.current.take() {
+            let db = self.dbs.entry(n).or_default();
+            db.keys += c.keys;
+            db.expires += c.expires;
         }
     }
 
     fn finish(mut self) -> Report {
+        self.flush_db();
+        for (kind, n) in self.kinds {
+            if n > 0 {
+                self.report.types.insert(kind.name().to_string(), n);
+            }
+        }
         self.report.dbs = self
             .dbs
             .into_iter()
@@ -108,14 +139,14 @@ impl Tally {
             Record::Function { .. } | Record::FunctionPreGa { .. } => r.functions += 1,
             Record::ModuleAux { .. } => r.module_aux += 1,
             Record::Key(k) => {
-                r.keys += 1;
-                match r.types.get_mut(k.info.kind.name()) {
-                    Some(n) => *n += 1,
-                    None => {
-                        r.types.insert(k.info.kind.name().to_string(), 1);
-                    }
+                let n = k.db.unwrap_or(0);
+                if self.current.is_some_and(|(d, _)| d != n) {
+                    self.flush_db();
                 }
-                let db = self.dbs.entry(k.db.unwrap_or(0)).or_default();
+                let (_, db) = self.current.get_or_insert((n, DbCounts::default()));
+                let r = &mut self.report;
+                r.keys += 1;
+                self.kinds[k.info.kind as usize].1 += 1;
                 db.keys += 1;
                 if let Some(e) = k.expire_ms {
                     r.expires += 1;
@@ -197,6 +228,12 @@ struct Scanned<'a> {
     checked: bool,
 }
 
+/// A string stored raw or as an integer: the deep checks add nothing to the scan
+/// (they only walk LZF framing), so the scanner's read is final.
+fn settled(rec: &Record<'_>) -> bool {
+    matches!(rec, Record::Key(k) if matches!(k.value, Value::String(RdbStr::Raw(_) | RdbStr::Int(_))))
+}
+
 /// Verifies an RDB held in memory.
 ///
 /// Two threads share the work: one scans the file (finds where each record ends,
@@ -211,12 +248,22 @@ pub fn verify_bytes(path: &str, data: &[u8]) -> Report {
 
 /// [`verify_bytes`], reporting progress once per batch of records.
 pub fn verify_bytes_with_progress(path: &str, data: &[u8], progress: Progress<'_>) -> Report {
-    verify_shared(path, data, progress, SHARE_AT)
+    verify_shared(path, data, progress, &|_, _| {}, SHARE_AT)
 }
 
+/// Bytes whose pages the scanner maps at a time, ahead of reading them.
+const PREFETCH: usize = 8 << 20;
+
 /// The two-thread verification; the scanner deep-checks a batch itself when
-/// `share_at` batches are queued for the checker (tests force either extreme).
-fn verify_shared(path: &str, data: &[u8], progress: Progress<'_>, share_at: usize) -> Report {
+/// `share_at` batches are queued for the checker (tests force either extreme), and
+/// calls `prefetch(offset, len)` for the bytes it is about to read.
+fn verify_shared(
+    path: &str,
+    data: &[u8],
+    progress: Progress<'_>,
+    prefetch: &dyn Fn(usize, usize),
+    share_at: usize,
+) -> Report {
     let mut t = Tally::new(path);
     t.report.bytes = data.len() as u64;
     // The scanner checks plain collections itself (it walks them element by element
@@ -240,11 +287,14 @@ fn verify_shared(path: &str, data: &[u8], progress: Progress<'_>, share_at: usiz
     let mut crc_done = 0usize;
     let (scan, mut t, failed) = std::thread::scope(|s| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Scanned<'_>>>(8);
+        // Checked batches go back to the scanner to be refilled: no fresh pages to
+        // fault in for every batch.
+        let (recycle, recycled) = std::sync::mpsc::sync_channel::<Vec<Scanned<'_>>>(4);
         let (stop, queued) = (&stop, &queued);
         let checker = s.spawn(move || {
             let mut chk = Checker::new(true);
             let mut failed = false;
-            'batches: for batch in rx {
+            'batches: for mut batch in rx {
                 for r in &batch {
                     match &r.rec {
                         Record::Key(k) if !r.checked && !is_plain(k.info.id) => {
@@ -264,17 +314,22 @@ fn verify_shared(path: &str, data: &[u8], progress: Progress<'_>, share_at: usiz
                     }
                 }
                 queued.fetch_sub(1, Ordering::Relaxed);
+                batch.clear();
+                let _ = recycle.try_send(batch);
             }
             (t, failed)
         });
         // Start small (tiny files are common in tests and scripts), then full batches.
         let mut batch = Vec::with_capacity(16);
-        let mut checked = false;
+        prefetch(0, PREFETCH);
+        let mut prefetched = PREFETCH;
+        let mut deep_scan = false;
         let scan = loop {
             match reader.next_record() {
                 Ok(Some(rec)) => {
                     let eof = matches!(rec, Record::Eof);
                     let warnings = reader.warnings().to_vec();
+                    let checked = deep_scan || settled(&rec);
                     batch.push(Scanned {
                         rec,
                         warnings,
@@ -286,15 +341,23 @@ fn verify_shared(path: &str, data: &[u8], progress: Progress<'_>, share_at: usiz
                     if batch.len() == BATCH {
                         progress(reader.offset(), data.len() as u64);
                         let end = reader.offset() as usize;
+                        if end + PREFETCH / 2 > prefetched && prefetched < data.len() {
+                            let from = prefetched.max(end);
+                            prefetch(from, PREFETCH);
+                            prefetched = from + PREFETCH;
+                        }
                         crc.update(&data[crc_done..end]);
                         crc_done = end;
-                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                        let next = recycled
+                            .try_recv()
+                            .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+                        let full = std::mem::replace(&mut batch, next);
                         queued.fetch_add(1, Ordering::Relaxed);
                         if tx.send(full).is_err() || stop.load(Ordering::Relaxed) {
                             break Ok(());
                         }
-                        checked = queued.load(Ordering::Relaxed) >= share_at;
-                        reader.set_depth(if checked { Depth::Full } else { Depth::Plain });
+                        deep_scan = queued.load(Ordering::Relaxed) >= share_at;
+                        reader.set_depth(if deep_scan { Depth::Full } else { Depth::Plain });
                     }
                 }
                 Ok(None) => break Ok(()),
@@ -415,7 +478,8 @@ pub fn verify_path_with_progress(path: &Path, opts: &Options, progress: Progress
                 }
                 Some(b'*' | b'#') => crate::aof::verify::verify_aof_bytes(&shown, data),
                 _ => {
-                    let r = verify_bytes_with_progress(&shown, data, progress);
+                    let prefetch = |offset, len| src.prefetch(offset, len);
+                    let r = verify_shared(&shown, data, progress, &prefetch, SHARE_AT);
                     if has_resp_tail(&r, data) {
                         crate::aof::verify::verify_aof_bytes(&shown, data)
                     } else {
@@ -526,6 +590,13 @@ mod tests {
     }
 
     #[test]
+    fn type_counts_are_indexed_by_kind() {
+        for (i, (kind, _)) in Tally::new("").kinds.iter().enumerate() {
+            assert_eq!(*kind as usize, i);
+        }
+    }
+
+    #[test]
     fn scanner_and_checker_give_the_single_pass_verdict() {
         let keys = 5 * BATCH + 17;
         for bad in [None, Some(10), Some(3 * BATCH + 6), Some(keys - 2)] {
@@ -534,9 +605,9 @@ mod tests {
                 let single = verify_reader("f", data);
                 // Every batch the checker's; every batch after the first the
                 // scanner's; the default policy.
-                let by_checker = verify_shared("f", data, &no_progress, usize::MAX);
+                let by_checker = verify_shared("f", data, &no_progress, &|_, _| {}, usize::MAX);
                 for share_at in [0, SHARE_AT] {
-                    let r = verify_shared("f", data, &no_progress, share_at);
+                    let r = verify_shared("f", data, &no_progress, &|_, _| {}, share_at);
                     assert_eq!(r, by_checker, "damage {bad:?}, share_at {share_at}");
                 }
                 assert_eq!(verdict(&by_checker), verdict(&single), "damage {bad:?}");
