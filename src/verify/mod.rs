@@ -3,6 +3,7 @@
 //! Reads every record with deep checks, recomputes the CRC-64, and condenses the
 //! outcome into a [`Report`] whose JSON shape is documented in the README.
 
+pub mod dir;
 pub mod load;
 mod report;
 pub mod sidecar;

@@ -13,6 +13,8 @@ pub enum Status {
     Corrupt,
     Unsupported,
     Unreadable,
+    /// Not a Redis persistence file (listed by `verify DIR`).
+    Unrecognised,
 }
 
 impl Status {
@@ -24,6 +26,7 @@ impl Status {
             Status::Corrupt => "corrupt",
             Status::Unsupported => "unsupported",
             Status::Unreadable => "unreadable",
+            Status::Unrecognised => "unrecognised",
         }
     }
 }
