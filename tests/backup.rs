@@ -326,3 +326,149 @@ fn load_proves_good_files_restore_and_names_the_servers_refusal() {
         "no new parts"
     );
 }
+
+/// The rows of `verify DIR`'s table as (file name, format, verdict), header left out.
+fn table_rows(o: &std::process::Output, dir: &Path) -> Vec<(String, String, String)> {
+    let prefix = format!("{}/", dir.display());
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let mut cols = l.split_whitespace();
+            let path = cols.next()?.strip_prefix(&prefix)?.to_string();
+            Some((path, cols.next()?.to_string(), cols.next()?.to_string()))
+        })
+        .collect()
+}
+
+fn row(path: &str, format: &str, verdict: &str) -> (String, String, String) {
+    (path.into(), format.into(), verdict.into())
+}
+
+fn set_mtime(path: &Path, ago: std::time::Duration) {
+    let t = std::time::SystemTime::now() - ago;
+    let f = std::fs::File::options().write(true).open(path).unwrap();
+    f.set_modified(t).unwrap();
+}
+
+#[test]
+fn verify_dir_lists_every_backup_and_judges_the_newest_good_one() {
+    require!(
+        ["redis-7.2.4", "redis-7.0.15"]
+            .iter()
+            .all(|n| installed().iter().any(|i| i == n)),
+        "redis-7.2.4 and redis-7.0.15 not installed"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("backups");
+    std::fs::create_dir(&dir).unwrap();
+    let good = dir.join("dump.rdb");
+    // The two servers run side by side.
+    std::thread::scope(|s| {
+        s.spawn(|| make_rdb("redis-7.2.4", &[], &good));
+        s.spawn(|| aof_dir("redis-7.0.15", &dir));
+    });
+    let data = std::fs::read(&good).unwrap();
+    std::fs::write(dir.join("cut.rdb"), &data[..data.len() - 40]).unwrap();
+    std::fs::write(dir.join("notes.txt"), "restore with care\n").unwrap();
+    let o = rdbkit(&["verify", "--sidecar", p(&good)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(dir.join("dump.rdb.rdbkit.json").is_file());
+    let sub = dir.join("weekly");
+    std::fs::create_dir(&sub).unwrap();
+    std::fs::copy(&good, sub.join("monday.bak")).unwrap();
+
+    // Without --recursive: the subdirectory is left out, and said so.
+    let o = rdbkit(&["verify", p(&dir)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(
+        table_rows(&o, &dir),
+        [
+            row("appendonlydir", "aof-multipart", "ok"),
+            row("cut.rdb", "rdb", "truncated"),
+            row("dump.rdb", "rdb", "ok"),
+            row("notes.txt", "unknown", "unrecognised"),
+        ],
+        "{}",
+        text(&o)
+    );
+    let out = text(&o);
+    assert!(
+        out.contains("1 subdirectory not searched (use --recursive)"),
+        "{out}"
+    );
+    assert!(out.contains("redis 7.2.4"), "{out}");
+    assert!(
+        out.contains("4 files: 2 ok, 1 not ok, 1 unrecognised, 0 unreadable"),
+        "{out}"
+    );
+    assert!(out.contains("cut.rdb: truncated at byte"), "{out}");
+
+    // --recursive --json: one object per file, then the summary.
+    let o = rdbkit(&["verify", "--recursive", "--json", p(&dir)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 6, "{}", text(&o));
+    let monday = &lines[4];
+    assert!(monday["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("weekly/monday.bak"));
+    assert_eq!(monday["status"], "ok");
+    assert_eq!(monday["keys"], 36);
+    assert_eq!(lines[3]["status"], "unrecognised");
+    let sum = &lines[5]["summary"];
+    assert_eq!(sum["files"], 5, "{sum}");
+    assert_eq!(sum["ok"], 3, "{sum}");
+    assert_eq!(sum["not_ok"], 1, "{sum}");
+    assert_eq!(sum["unrecognised"], 1, "{sum}");
+    assert_eq!(sum["skipped_dirs"], 0, "{sum}");
+
+    // Only good backups left: fresh by 1h; the RDB's ctime counts, not its mtime.
+    std::fs::remove_file(dir.join("cut.rdb")).unwrap();
+    std::fs::remove_file(dir.join("notes.txt")).unwrap();
+    let day = std::time::Duration::from_secs(86400);
+    set_mtime(&good, 3 * day);
+    set_mtime(&sub.join("monday.bak"), 3 * day);
+    for e in std::fs::read_dir(dir.join("appendonlydir")).unwrap() {
+        set_mtime(&e.unwrap().path(), 3 * day);
+    }
+    let o = rdbkit(&["verify", "-r", "--newest-within", "1h", "--json", p(&dir)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let last = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    let sum: serde_json::Value = serde_json::from_str(&last).unwrap();
+    assert_eq!(sum["summary"]["newest_ok"]["source"], "ctime", "{sum}");
+    assert_eq!(sum["summary"]["newest_within"]["ok"], true, "{sum}");
+
+    // An appendonlydir is judged by its newest part's mtime: 3 days is stale for 26h.
+    let o = rdbkit(&[
+        "verify",
+        "--newest-within",
+        "26h",
+        p(&dir.join("appendonlydir")),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("newest good backup is 3d 0h old (created "),
+        "{}",
+        text(&o)
+    );
+    assert!(text(&o).contains("older than 26h"), "{}", text(&o));
+
+    // The RDB's ctime (set at SAVE) ages too.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let o = rdbkit(&["verify", "--newest-within", "1s", p(&dir)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("older than 1s"), "{}", text(&o));
+
+    // A bad duration is a usage error.
+    let o = rdbkit(&["verify", "--newest-within", "3y", p(&dir)]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
