@@ -387,11 +387,8 @@ pub fn run_verify(args: &VerifyArgs) -> std::io::Result<u8> {
         if args.json {
             serde_json::to_writer(&mut out, report).map_err(std::io::Error::other)?;
             writeln!(out)?;
-        } else if walked {
-            if let Some(line) = report.error_line() {
-                eprintln!("{line}");
-            }
-        } else {
+        } else if !walked {
+            // A searched directory gets its table below instead.
             print_human(&mut out, report, args.verbose)?;
         }
         out.flush()?;
@@ -426,6 +423,11 @@ pub fn run_verify(args: &VerifyArgs) -> std::io::Result<u8> {
         print_summary_line(&mut out, &summary)?;
     }
     out.flush()?;
+    if walked && !args.json {
+        for line in reports.iter().filter_map(Report::error_line) {
+            eprintln!("{line}");
+        }
+    }
     if skipped_dirs > 0 {
         eprintln!(
             "rdbkit: {skipped_dirs} subdirector{} not searched (use --recursive)",
