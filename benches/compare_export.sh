@@ -7,8 +7,8 @@
 # 7.0.15; generated here when missing). redis-check-rdb reads and checks every value
 # but writes nothing, so it is a floor for any converter; the ratio export /
 # check-rdb is what this machine's load cannot distort much (both run in the same
-# session, one after the other). Peak RSS comes from /usr/bin/time; the file is
-# memory-mapped, so RSS includes the page cache pages of the input that were touched.
+# session, one after the other). The input file is
+# memory-mapped, so the memory reported is RssAnon (sampled every 50 ms), not RSS.
 # Writes the summary to benches/data/last-run-export.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,12 +28,23 @@ cargo build --release --quiet
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 check="$bin/redis-7.0.15-check-rdb"
-bytes=$(stat -c %s "$rdb")
+bytes=$(stat -L -c %s "$rdb")
 
-# one timed run: prints "<wall seconds> <peak RSS KB>"
+# one timed run: prints "<wall seconds> <peak RssAnon KB>" (anonymous memory only: the
+# input is memory-mapped, and its page-cache pages are not the program's memory)
 timed() {
-  /usr/bin/time -f "%e %M" -o "$out/time" "$@" >/dev/null 2>&1
-  cat "$out/time"
+  local start end pid peak=0 anon
+  start=$(date +%s.%N)
+  "$@" >/dev/null 2>&1 &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    anon=$(awk '/^RssAnon/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+    [ "${anon:-0}" -gt "$peak" ] && peak=$anon
+    sleep 0.05
+  done
+  wait "$pid"
+  end=$(date +%s.%N)
+  echo "$(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.2f", b - a}') $peak"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
@@ -54,11 +65,11 @@ for name in check-rdb jsonl resp; do
 done
 summary=$(
   echo "file: $bytes bytes RDB (redis-7.0.15), median of $runs runs each"
-  echo "redis-check-rdb 7.0      ${wall[check-rdb]} s  peak RSS ${rss[check-rdb]} KB"
+  echo "redis-check-rdb 7.0      ${wall[check-rdb]} s  peak RssAnon ${rss[check-rdb]} KB"
   for f in jsonl resp; do
     size=$(stat -c %s "$out/out.$f")
     ratio=$(awk -v a="${wall[$f]}" -v c="${wall[check-rdb]}" 'BEGIN {printf "%.3f", a / c}')
-    echo "rdbkit export --format $f ${wall[$f]} s  peak RSS ${rss[$f]} KB  output $size bytes  RATIO export/check-rdb $ratio"
+    echo "rdbkit export --format $f ${wall[$f]} s  peak RssAnon ${rss[$f]} KB  output $size bytes  RATIO export/check-rdb $ratio"
   done
 )
 echo "$summary" | tee "$data/last-run-export.txt"

@@ -13,7 +13,8 @@ const SPILL_AT: usize = 256 << 10;
 /// buffer plus the largest single element.
 pub struct Sink<'w> {
     pub buf: Vec<u8>,
-    w: &'w mut dyn Write,
+    /// `None`: the output stays in `buf` (a batch formatted on another thread).
+    w: Option<&'w mut dyn Write>,
     written: u64,
 }
 
@@ -21,7 +22,16 @@ impl<'w> Sink<'w> {
     pub fn new(w: &'w mut dyn Write) -> Self {
         Sink {
             buf: Vec::with_capacity(SPILL_AT * 2),
-            w,
+            w: Some(w),
+            written: 0,
+        }
+    }
+
+    /// A sink that keeps everything in `buf` (sized for about `capacity` bytes).
+    pub fn memory(capacity: usize) -> Sink<'static> {
+        Sink {
+            buf: Vec::with_capacity(capacity),
+            w: None,
             written: 0,
         }
     }
@@ -29,23 +39,37 @@ impl<'w> Sink<'w> {
     /// Writes the buffer out if it is big enough.
     #[inline]
     pub fn spill(&mut self) -> io::Result<()> {
-        if self.buf.len() >= SPILL_AT {
+        if self.buf.len() >= SPILL_AT && self.w.is_some() {
             self.drain()?;
         }
         Ok(())
     }
 
     fn drain(&mut self) -> io::Result<()> {
-        self.w.write_all(&self.buf)?;
-        self.written += self.buf.len() as u64;
-        self.buf.clear();
+        if let Some(w) = self.w.as_mut() {
+            w.write_all(&self.buf)?;
+            self.written += self.buf.len() as u64;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    /// Writes what is buffered, then `bytes` (output formatted elsewhere).
+    pub fn write_through(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.drain()?;
+        if let Some(w) = self.w.as_mut() {
+            w.write_all(bytes)?;
+            self.written += bytes.len() as u64;
+        }
         Ok(())
     }
 
     /// Writes everything and flushes the writer.
     pub fn finish(&mut self) -> io::Result<u64> {
         self.drain()?;
-        self.w.flush()?;
+        if let Some(w) = self.w.as_mut() {
+            w.flush()?;
+        }
         Ok(self.written)
     }
 }
