@@ -16,6 +16,7 @@ pub mod cli;
 pub mod error;
 pub mod export;
 pub mod filter;
+pub mod forensics;
 pub mod rdb;
 pub mod restore;
 pub mod source;

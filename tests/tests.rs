@@ -8,6 +8,7 @@ mod backup;
 mod cli;
 mod corpus;
 mod export;
+mod forensics;
 mod memory_servers;
 mod restore;
 mod rewrite;

@@ -7,11 +7,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod diff;
 pub mod export;
 pub mod filter_args;
+pub mod inspect;
 pub mod keys;
 pub mod restore;
 pub mod rewrite;
+pub mod salvage;
 pub mod stats;
 pub mod verify;
 
@@ -71,6 +74,24 @@ pub enum Command {
     /// Exit status: 0 ok, 1 the file is truncated or corrupt (rows up to the damage
     /// are written), 2 usage or I/O error.
     Keys(keys::KeysArgs),
+    /// Recover every readable record of a damaged RDB into a new file (RDB, JSON lines or
+    /// RESP) and report exactly what was lost: byte ranges, keys, estimates, per db.
+    ///
+    /// Reads past damage by resynchronising on the next confirmed record boundary.
+    /// The input is never modified; OUT is not replaced without --force.
+    /// Exit status: 0 nothing lost, 1 something lost (output written), 2 usage or I/O.
+    Salvage(Box<salvage::SalvageArgs>),
+    /// Forensic view of an RDB's bytes: --records lists records with byte ranges (db,
+    /// key, type, encoding); --offset N / --key NAME show an annotated hex dump.
+    ///
+    /// Works on damaged files (parsing resumes after damage; lost spans are listed).
+    /// Exit status: 0 readable, 1 damage shown (or key not found), 2 usage or I/O.
+    Inspect(Box<inspect::InspectArgs>),
+    /// Compare the datasets of two RDB files: keys only in A / only in B, type, value
+    /// (encoding-independent digest) and expiry changes, per db. Bounded memory.
+    ///
+    /// Exit status: 0 identical, 1 different, 2 error (unreadable or damaged input).
+    Diff(Box<diff::DiffArgs>),
     /// Append-only files: repair.
     #[command(subcommand)]
     Aof(AofCommand),
@@ -189,6 +210,9 @@ pub fn main() -> ExitCode {
         Command::Verify(a) => verify::run_verify(a),
         Command::Export(a) => export::run_export(a),
         Command::Rewrite(a) => rewrite::run_rewrite(a),
+        Command::Salvage(a) => salvage::run_salvage(a),
+        Command::Inspect(a) => inspect::run_inspect(a),
+        Command::Diff(a) => diff::run_diff(a),
         Command::Aof(AofCommand::Repair(a)) => run_repair(a),
         Command::Restore(a) => restore::run(a),
         Command::Stats(a) => stats::run(a),

@@ -264,6 +264,13 @@ fn bad_backlen(start: usize, size: usize) -> BlobError {
     )
 }
 
+impl ListpackIter<'_> {
+    /// Offset in the blob of the next entry (for annotated dumps).
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+}
+
 impl<'a> Iterator for ListpackIter<'a> {
     type Item = BlobResult<Elem<'a>>;
     #[inline]

@@ -1,0 +1,132 @@
+//! `rdbkit diff`: compares the datasets of two RDB files.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use super::exit;
+use crate::error::display_key;
+use crate::forensics::diff::{self, Difference, Entry};
+use crate::source::Source;
+
+#[derive(clap::Args, Debug)]
+pub struct DiffArgs {
+    #[arg(value_name = "A")]
+    pub a: PathBuf,
+    #[arg(value_name = "B")]
+    pub b: PathBuf,
+    /// text: differences and a per-db summary; jsonl: one JSON object per difference,
+    /// then one summary object.
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "jsonl"])]
+    pub format: String,
+    /// Inputs bigger than this together (bytes) are compared through partition files
+    /// on disk, so memory stays bounded by one partition.
+    #[arg(long, value_name = "BYTES", default_value_t = 512 << 20)]
+    pub partition_bytes: u64,
+    /// Where partition files go (default: the system temp directory).
+    #[arg(long, value_name = "DIR")]
+    pub tmp_dir: Option<PathBuf>,
+}
+
+fn entry_json(e: &Option<Entry>) -> serde_json::Value {
+    match e {
+        None => serde_json::Value::Null,
+        Some(e) => serde_json::json!({
+            "type": e.kind.name(),
+            "elements": e.elements,
+            "digest": format!("{:016x}", e.digest),
+            "expire_ms": e.expire_ms,
+        }),
+    }
+}
+
+fn text_line(d: &Difference) -> String {
+    let key = display_key(&d.key);
+    let what = match d.change {
+        diff::Change::OnlyInA => "only in A".to_string(),
+        diff::Change::OnlyInB => "only in B".to_string(),
+        diff::Change::Type => format!(
+            "type {} -> {}",
+            d.a.map_or("?", |e| e.kind.name()),
+            d.b.map_or("?", |e| e.kind.name())
+        ),
+        diff::Change::Value => format!(
+            "value changed ({} -> {} elements)",
+            d.a.map_or(0, |e| e.elements),
+            d.b.map_or(0, |e| e.elements)
+        ),
+        diff::Change::Ttl => format!(
+            "expiry {} -> {}",
+            d.a.and_then(|e| e.expire_ms)
+                .map_or("none".into(), |t| t.to_string()),
+            d.b.and_then(|e| e.expire_ms)
+                .map_or("none".into(), |t| t.to_string())
+        ),
+    };
+    format!("db {} \"{key}\": {what}", d.db)
+}
+
+pub fn run_diff(a: &DiffArgs) -> std::io::Result<u8> {
+    let open = |p: &PathBuf| match Source::open(p, true) {
+        Ok(s) => Ok(s),
+        Err(e) => {
+            eprintln!("rdbkit: {}: {e}", p.display());
+            Err(())
+        }
+    };
+    let (Ok(sa), Ok(sb)) = (open(&a.a), open(&a.b)) else {
+        return Ok(exit::ERROR);
+    };
+    let tmp = a.tmp_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let jsonl = a.format == "jsonl";
+    let result = diff::diff(sa.bytes(), sb.bytes(), a.partition_bytes, &tmp, &mut |d| {
+        if jsonl {
+            let v = serde_json::json!({
+                "db": d.db,
+                "key": String::from_utf8_lossy(&d.key),
+                "change": d.change,
+                "a": entry_json(&d.a),
+                "b": entry_json(&d.b),
+            });
+            writeln!(out, "{v}")
+        } else {
+            writeln!(out, "{}", text_line(d))
+        }
+    });
+    let summary = match result {
+        Ok(s) => s,
+        Err((side, diff::DiffError::Read(e))) => {
+            let p = if side == 'A' { &a.a } else { &a.b };
+            eprintln!("rdbkit: {}: {e}", p.display());
+            return Ok(exit::ERROR);
+        }
+        Err((_, diff::DiffError::Io(e))) => return Err(e),
+    };
+    if jsonl {
+        let v = serde_json::json!({ "summary": summary, "identical": summary.identical() });
+        writeln!(out, "{v}")?;
+    } else {
+        for (db, s) in &summary.dbs {
+            writeln!(
+                out,
+                "db {db}: A {} keys, B {} keys: {} same, {} only in A, {} only in B, {} type changed, {} value changed, {} expiry changed",
+                s.keys_a, s.keys_b, s.same, s.only_in_a, s.only_in_b, s.type_changed, s.value_changed, s.ttl_changed
+            )?;
+        }
+        writeln!(
+            out,
+            "{}",
+            if summary.identical() {
+                "identical datasets"
+            } else {
+                "datasets differ"
+            }
+        )?;
+    }
+    Ok(if summary.identical() {
+        exit::OK
+    } else {
+        exit::NOT_OK
+    })
+}

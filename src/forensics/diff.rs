@@ -1,0 +1,397 @@
+//! `diff`: compares the datasets of two RDB files key by key, in bounded memory.
+//!
+//! Each key becomes a small entry: (db, key) → (type, value digest, expiry). The value
+//! digest is computed while walking the encoded elements (`items::for_each`) and does
+//! not depend on the encoding: lists hash in order, sets/hashes as an order-independent
+//! sum of element hashes, zsets as a sum over (member, score). Two files whose entries
+//! fit in memory are compared with one map; bigger ones are first split by a hash of
+//! (db, key) into partition files on disk, then compared partition by partition, so
+//! memory is bounded by the largest partition, not by the key count.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
+use std::io::{BufReader, BufWriter, Read, Write};
+
+use crate::rdb::items::{self, Element};
+use crate::rdb::types::Kind;
+use crate::rdb::{Checker, KeyRecord, RdbReader, Record};
+
+/// A key as compared: everything but its name and db.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub kind: Kind,
+    pub digest: u64,
+    pub elements: u64,
+    pub expire_ms: Option<i64>,
+}
+
+/// How two entries for the same (db, key) differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    OnlyInA,
+    OnlyInB,
+    Type,
+    Value,
+    Ttl,
+}
+
+/// One difference.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Difference {
+    pub db: u64,
+    pub key: Vec<u8>,
+    pub change: Change,
+    pub a: Option<Entry>,
+    pub b: Option<Entry>,
+}
+
+/// Counts per db.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DbSummary {
+    pub keys_a: u64,
+    pub keys_b: u64,
+    pub same: u64,
+    pub only_in_a: u64,
+    pub only_in_b: u64,
+    pub type_changed: u64,
+    pub value_changed: u64,
+    pub ttl_changed: u64,
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Summary {
+    pub dbs: BTreeMap<u64, DbSummary>,
+    /// Partitions used (1: compared in memory).
+    pub partitions: u64,
+}
+
+impl Summary {
+    pub fn identical(&self) -> bool {
+        self.dbs.values().all(|d| {
+            d.only_in_a + d.only_in_b + d.type_changed + d.value_changed + d.ttl_changed == 0
+        })
+    }
+}
+
+fn hasher() -> std::hash::DefaultHasher {
+    // Fixed keys: digests of the two files must be comparable within one run.
+    std::hash::DefaultHasher::new()
+}
+
+fn hash_bytes(parts: &[&[u8]]) -> u64 {
+    let mut h = hasher();
+    for p in parts {
+        h.write_usize(p.len());
+        h.write(p);
+    }
+    h.finish()
+}
+
+/// Encoding-independent digest of a key's value.
+pub fn value_digest(k: &KeyRecord<'_>) -> crate::Result<(u64, u64)> {
+    let ordered = matches!(k.info.kind, Kind::List | Kind::String | Kind::Stream);
+    let mut ordered_h = hasher();
+    let mut sum = 0u64;
+    let mut n = 0u64;
+    if k.info.kind == Kind::Module {
+        return Ok((hash_bytes(&[k.value_bytes]), 1));
+    }
+    items::for_each(&k.value, |e| {
+        n += 1;
+        let h = match e {
+            Element::Member(m) => hash_bytes(&[m]),
+            Element::Scored(m, s) => {
+                let s = if s == 0.0 { 0.0f64 } else { s };
+                hash_bytes(&[m, &s.to_bits().to_le_bytes()])
+            }
+            Element::Field(f, v, ttl) => hash_bytes(&[f, v, &ttl.unwrap_or(-1).to_le_bytes()]),
+            Element::StreamEntry(id, fields) => {
+                let mut h = hasher();
+                id.ms.hash(&mut h);
+                id.seq.hash(&mut h);
+                for (f, v) in fields {
+                    h.write_usize(f.len());
+                    h.write(f);
+                    h.write_usize(v.len());
+                    h.write(v);
+                }
+                h.finish()
+            }
+        };
+        if ordered {
+            ordered_h.write_u64(h);
+        } else {
+            sum = sum.wrapping_add(h);
+        }
+        Ok(())
+    })?;
+    Ok((if ordered { ordered_h.finish() } else { sum }, n))
+}
+
+fn kind_code(k: Kind) -> u8 {
+    match k {
+        Kind::String => 0,
+        Kind::List => 1,
+        Kind::Set => 2,
+        Kind::Zset => 3,
+        Kind::Hash => 4,
+        Kind::Stream => 5,
+        Kind::Module => 6,
+    }
+}
+
+fn kind_from(c: u8) -> Kind {
+    match c {
+        0 => Kind::String,
+        1 => Kind::List,
+        2 => Kind::Set,
+        3 => Kind::Zset,
+        4 => Kind::Hash,
+        5 => Kind::Stream,
+        _ => Kind::Module,
+    }
+}
+
+/// Calls `f(db, key, entry)` for every key of the RDB in `data`.
+pub fn for_each_entry(
+    data: &[u8],
+    mut f: impl FnMut(u64, &[u8], Entry) -> std::io::Result<()>,
+) -> Result<(), DiffError> {
+    let mut r = RdbReader::new(data, Checker::new(false)).map_err(DiffError::Read)?;
+    while let Some(rec) = r.next_record().map_err(DiffError::Read)? {
+        if let Record::Key(k) = rec {
+            let ctx = |e: crate::Error| {
+                DiffError::Read(
+                    e.with_type(k.info.check_name)
+                        .with_key(k.db, k.key.to_vec().ok(), r.keys_read())
+                        .at_record(k.offset),
+                )
+            };
+            let key = k.key.to_vec().map_err(ctx)?;
+            let (digest, elements) = value_digest(&k).map_err(ctx)?;
+            let e = Entry {
+                kind: k.info.kind,
+                digest,
+                elements,
+                expire_ms: k.expire_ms,
+            };
+            f(k.db.unwrap_or(0), &key, e).map_err(DiffError::Io)?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug)]
+pub enum DiffError {
+    /// Which file (`A`/`B`) and what went wrong reading it.
+    Read(crate::Error),
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for DiffError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DiffError::Read(e) => write!(f, "{e}"),
+            DiffError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+fn partition_of(db: u64, key: &[u8], n: u64) -> usize {
+    let mut h = hasher();
+    h.write_u64(db);
+    h.write(key);
+    (h.finish() % n) as usize
+}
+
+/// Entry encoding in a partition file: db, key length, key, kind, digest, elements,
+/// expiry flag and value.
+fn write_entry(w: &mut impl Write, db: u64, key: &[u8], e: &Entry) -> std::io::Result<()> {
+    w.write_all(&db.to_le_bytes())?;
+    w.write_all(&(key.len() as u64).to_le_bytes())?;
+    w.write_all(key)?;
+    w.write_all(&[kind_code(e.kind), e.expire_ms.is_some() as u8])?;
+    w.write_all(&e.digest.to_le_bytes())?;
+    w.write_all(&e.elements.to_le_bytes())?;
+    w.write_all(&e.expire_ms.unwrap_or(0).to_le_bytes())
+}
+
+fn read_u64(r: &mut impl Read) -> std::io::Result<u64> {
+    let mut b = [0u8; 8];
+    r.read_exact(&mut b)?;
+    Ok(u64::from_le_bytes(b))
+}
+
+/// The next entry of a partition file, `None` at its end.
+fn read_entry(r: &mut impl Read) -> std::io::Result<Option<(u64, Vec<u8>, Entry)>> {
+    let mut b = [0u8; 8];
+    match r.read_exact(&mut b) {
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        r => r?,
+    }
+    let db = u64::from_le_bytes(b);
+    let len = read_u64(r)? as usize;
+    let mut key = vec![0u8; len];
+    r.read_exact(&mut key)?;
+    let mut flags = [0u8; 2];
+    r.read_exact(&mut flags)?;
+    let digest = read_u64(r)?;
+    let elements = read_u64(r)?;
+    let expire = read_u64(r)? as i64;
+    Ok(Some((
+        db,
+        key,
+        Entry {
+            kind: kind_from(flags[0]),
+            digest,
+            elements,
+            expire_ms: (flags[1] == 1).then_some(expire),
+        },
+    )))
+}
+
+type Map = HashMap<(u64, Vec<u8>), Entry>;
+/// Receives the entries of one side.
+type EntrySink<'s> = dyn FnMut(u64, &[u8], Entry) + 's;
+/// Streams the entries of one side (of one partition) into a sink.
+type EntrySource<'s> = dyn FnMut(&mut EntrySink<'_>) -> Result<(), DiffError> + 's;
+
+/// Compares one partition: `a` in memory, `b` streamed.
+fn compare(
+    mut a: Map,
+    b: &mut EntrySource<'_>,
+    summary: &mut Summary,
+    out: &mut dyn FnMut(&Difference) -> std::io::Result<()>,
+) -> Result<(), DiffError> {
+    let mut diffs = Vec::new();
+    for (db, _) in a.keys() {
+        summary.dbs.entry(*db).or_default().keys_a += 1;
+    }
+    b(&mut |db, key, eb| {
+        let d = summary.dbs.entry(db).or_default();
+        d.keys_b += 1;
+        let ea = a.remove(&(db, key.to_vec()));
+        let change = match ea {
+            None => Some(Change::OnlyInB),
+            Some(ea) if ea.kind != eb.kind => Some(Change::Type),
+            Some(ea) if ea.digest != eb.digest || ea.elements != eb.elements => Some(Change::Value),
+            Some(ea) if ea.expire_ms != eb.expire_ms => Some(Change::Ttl),
+            Some(_) => None,
+        };
+        match change {
+            None => d.same += 1,
+            Some(change) => diffs.push(Difference {
+                db,
+                key: key.to_vec(),
+                change,
+                a: ea,
+                b: Some(eb),
+            }),
+        }
+    })?;
+    for ((db, key), ea) in a.drain() {
+        diffs.push(Difference {
+            db,
+            key,
+            change: Change::OnlyInA,
+            a: Some(ea),
+            b: None,
+        });
+    }
+    diffs.sort_by(|x, y| (x.db, &x.key).cmp(&(y.db, &y.key)));
+    for d in &diffs {
+        let s = summary.dbs.entry(d.db).or_default();
+        match d.change {
+            Change::OnlyInA => s.only_in_a += 1,
+            Change::OnlyInB => s.only_in_b += 1,
+            Change::Type => s.type_changed += 1,
+            Change::Value => s.value_changed += 1,
+            Change::Ttl => s.ttl_changed += 1,
+        }
+        out(d).map_err(DiffError::Io)?;
+    }
+    Ok(())
+}
+
+/// Compares the datasets of two RDBs. Inputs of more than `partition_bytes` together
+/// are split into partition files (in `tmp`) first. `out` receives each difference,
+/// ordered by (db, key) within a partition.
+pub fn diff(
+    a: &[u8],
+    b: &[u8],
+    partition_bytes: u64,
+    tmp: &std::path::Path,
+    out: &mut dyn FnMut(&Difference) -> std::io::Result<()>,
+) -> Result<Summary, (char, DiffError)> {
+    let total = a.len() as u64 + b.len() as u64;
+    let n = total / partition_bytes.max(1) + 1;
+    let mut summary = Summary {
+        partitions: n,
+        ..Summary::default()
+    };
+    if n == 1 {
+        let mut map = Map::new();
+        for_each_entry(a, |db, key, e| {
+            map.insert((db, key.to_vec()), e);
+            Ok(())
+        })
+        .map_err(|e| ('A', e))?;
+        compare(
+            map,
+            &mut |f| {
+                for_each_entry(b, |db, key, e| {
+                    f(db, key, e);
+                    Ok(())
+                })
+            },
+            &mut summary,
+            out,
+        )
+        .map_err(|e| ('B', e))?;
+        return Ok(summary);
+    }
+    let spill = |data: &[u8], side: char| -> Result<Vec<std::fs::File>, (char, DiffError)> {
+        let io = |e| (side, DiffError::Io(e));
+        let mut files = (0..n)
+            .map(|_| tempfile::tempfile_in(tmp).map(BufWriter::new))
+            .collect::<std::io::Result<Vec<_>>>()
+            .map_err(io)?;
+        for_each_entry(data, |db, key, e| {
+            write_entry(&mut files[partition_of(db, key, n)], db, key, &e)
+        })
+        .map_err(|e| (side, e))?;
+        files
+            .into_iter()
+            .map(|w| {
+                let mut f = w.into_inner().map_err(|e| e.into_error())?;
+                std::io::Seek::rewind(&mut f)?;
+                Ok(f)
+            })
+            .collect::<std::io::Result<Vec<_>>>()
+            .map_err(io)
+    };
+    let parts_a = spill(a, 'A')?;
+    let parts_b = spill(b, 'B')?;
+    for (fa, fb) in parts_a.into_iter().zip(parts_b) {
+        let mut map = Map::new();
+        let mut ra = BufReader::new(fa);
+        while let Some((db, key, e)) = read_entry(&mut ra).map_err(|e| ('A', DiffError::Io(e)))? {
+            map.insert((db, key), e);
+        }
+        let mut rb = BufReader::new(fb);
+        compare(
+            map,
+            &mut |f| {
+                while let Some((db, key, e)) = read_entry(&mut rb).map_err(DiffError::Io)? {
+                    f(db, &key, e);
+                }
+                Ok(())
+            },
+            &mut summary,
+            out,
+        )
+        .map_err(|e| ('B', e))?;
+    }
+    Ok(summary)
+}
