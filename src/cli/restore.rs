@@ -91,6 +91,15 @@ pub struct RestoreArgs {
     /// later than it (Unix seconds or RFC 3339).
     #[arg(long, value_name = "TIME", value_parser = super::parse_time)]
     pub until: Option<i64>,
+    /// After writing, read every selected key back (DUMP + PEXPIRETIME, or PTTL
+    /// before 7.0) and compare value, type and expiry with the file whatever the
+    /// target's encodings; mismatches go to --errors-to and make the exit status 1.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub verify: bool,
+    /// Write nothing: only compare the target with the file, as --verify does
+    /// (e.g. again later, or after a restore by other means).
+    #[arg(long, conflicts_with_all = ["dry_run", "verify", "checkpoint"])]
+    pub verify_only: bool,
     /// Print the summary as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -134,6 +143,9 @@ fn failure_json(f: &Failure) -> serde_json::Value {
         "key_escaped": display_key(&f.key),
         "offset": f.offset,
         "error": f.error,
+        // missing / type differs / value differs / ttl differs / error
+        "verify": f.error.strip_prefix("verify: ")
+            .map(|r| r.split(':').next().unwrap_or(r).trim()),
     })
 }
 
@@ -172,6 +184,8 @@ pub fn run(a: &RestoreArgs) -> std::io::Result<u8> {
         window: 4,
         batch_bytes: 512 << 10,
         until: a.until,
+        verify: a.verify,
+        verify_only: a.verify_only,
     };
     let mut errors_file = match &a.errors_to {
         Some(p) => Some(std::io::BufWriter::new(
@@ -247,7 +261,10 @@ pub fn run(a: &RestoreArgs) -> std::io::Result<u8> {
             } else {
                 println!("{}", report.human());
             }
-            let clean = report.failed() == 0 && report.counts_ok() && !report.stopped_early;
+            let clean = report.failed() == 0
+                && report.counts_ok()
+                && report.verify_ok()
+                && !report.stopped_early;
             Ok(if clean { exit::OK } else { exit::NOT_OK })
         }
         Err(Stop::Conflicts(keys)) => {

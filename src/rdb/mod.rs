@@ -10,6 +10,7 @@
 pub mod check;
 pub mod crc64;
 pub mod cursor;
+pub mod digest;
 pub mod dump;
 pub mod encoding;
 pub mod header;

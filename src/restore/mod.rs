@@ -21,6 +21,7 @@ pub mod policy;
 pub mod report;
 pub mod sink;
 pub mod target;
+pub mod verify;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
@@ -70,6 +71,10 @@ pub struct Options {
     /// AOF inputs: stop replaying before the first `#TS:` annotation later than this
     /// (Unix seconds).
     pub until: Option<i64>,
+    /// Read every selected key back and compare it with the file (see [`verify`]).
+    pub verify: bool,
+    /// Write nothing: only the `--verify` comparison.
+    pub verify_only: bool,
 }
 
 /// Why a restore did not run to the end.
@@ -215,6 +220,12 @@ pub fn run(opts: &Options, hooks: Hooks<'_>) -> Result<Report, Stop> {
     let (mut control, seed) = connect_seed(opts, tls.as_ref())?;
     let server = ServerInfo::probe(&mut control)?;
     let cluster = opts.cluster || server.cluster_enabled;
+    if (opts.verify || opts.verify_only) && !input.segments.is_empty() {
+        return Err(Stop::Usage(format!(
+            "{}: --verify compares keys with an RDB file; replayed AOF commands change them after the RDB part",
+            opts.path.display()
+        )));
+    }
     if cluster && !input.segments.is_empty() {
         return Err(Stop::Usage(format!(
             "{}: replaying AOF commands into a cluster is not supported (the RDB part alone can be restored from an RDB file)",
@@ -324,6 +335,7 @@ pub fn run(opts: &Options, hooks: Hooks<'_>) -> Result<Report, Stop> {
         stale_topology: Arc::new(AtomicBool::new(false)),
         stop: Arc::new(AtomicBool::new(false)),
         window: opts.window.max(1),
+        verify_field_ttls: verify::holds_field_ttls(&server),
     };
     let open_sink = |limiter: Limiter, connections: usize| {
         Sink::open(SinkConfig {
@@ -351,6 +363,7 @@ pub fn run(opts: &Options, hooks: Hooks<'_>) -> Result<Report, Stop> {
     // native commands need to know beforehand (RESTORE says BUSYKEY by itself).
     let target_empty = report.before.values().all(|&n| n == 0);
     let check_conflicts = !target_empty
+        && !opts.verify_only
         && match opts.conflict {
             Conflict::Fail => resume.is_none(),
             Conflict::Skip => opts.mode != Mode::Restore,
@@ -386,6 +399,22 @@ pub fn run(opts: &Options, hooks: Hooks<'_>) -> Result<Report, Stop> {
         existing = sink.existing.drain(..).collect();
     }
     if opts.dry_run {
+        report.elapsed_s = started.elapsed().as_secs_f64();
+        return Ok(report);
+    }
+
+    if opts.verify_only {
+        let sink = open_sink(Limiter::new(None, None), opts.connections)?;
+        report.verify = Some(verify::run(
+            data,
+            deep,
+            &header,
+            &mut sel,
+            opts,
+            &server,
+            sink,
+            &mut *hooks.on_failure,
+        )?);
         report.elapsed_s = started.elapsed().as_secs_f64();
         return Ok(report);
     }
@@ -573,6 +602,19 @@ pub fn run(opts: &Options, hooks: Hooks<'_>) -> Result<Report, Stop> {
     report.stopped_early = stopped_early;
     report.absorb(&sink);
     report::count_after(&mut report, &nodes, tls.as_ref(), replace)?;
+    if opts.verify && !stopped_early {
+        let sink = open_sink(Limiter::new(None, None), opts.connections)?;
+        report.verify = Some(verify::run(
+            data,
+            deep,
+            &header,
+            &mut sel,
+            opts,
+            &server,
+            sink,
+            &mut *hooks.on_failure,
+        )?);
+    }
     report.elapsed_s = started.elapsed().as_secs_f64();
     Ok(report)
 }

@@ -19,6 +19,8 @@ use std::time::Duration;
 
 use super::cluster::{parse_redirect, Redirect};
 use super::conn::{encode, Conn, Endpoint, Reply};
+use crate::rdb::digest::payload_digest;
+use crate::rdb::types::Kind;
 
 /// What a command in a batch is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +31,16 @@ pub enum Purpose {
     Exists,
     /// `SELECT db` the worker needs before the following commands.
     Select,
+    /// `DUMP key` of `--verify`: the value the file holds, as a digest.
+    VerifyValue {
+        kind: Kind,
+        digest: u64,
+        elements: u64,
+        /// The key expires within a minute of the check: missing is not a mismatch.
+        may_be_gone: bool,
+    },
+    /// `PEXPIRETIME key` (or `PTTL key` before 7.0), the key's final command.
+    VerifyTtl { expire: Option<i64>, pttl: bool },
 }
 
 #[derive(Clone, Debug)]
@@ -126,7 +138,13 @@ pub struct Shared {
     pub stop: Arc<AtomicBool>,
     /// Batches in flight per connection before replies are read.
     pub window: usize,
+    /// `--verify`: hash field expiries take part in value comparisons.
+    pub verify_field_ttls: bool,
 }
+
+/// Tolerance of a `PTTL`-based expiry check (the reply is relative to when the
+/// server answered).
+const PTTL_TOLERANCE_MS: i64 = 2_000;
 
 pub struct Worker {
     conn: Conn,
@@ -135,6 +153,8 @@ pub struct Worker {
     /// Connections to other nodes for redirected commands, with their selected db.
     side: HashMap<(String, u16), (Conn, u64)>,
     key_failed: bool,
+    /// `--verify`: the key is missing but was about to expire (its TTL is not checked).
+    key_gone: bool,
 }
 
 const MAX_HOPS: usize = 5;
@@ -148,6 +168,7 @@ impl Worker {
             events,
             side: HashMap::new(),
             key_failed: false,
+            key_gone: false,
         }
     }
 
@@ -226,6 +247,12 @@ impl Worker {
                 }
             }
             let key = &batch.keys[item.key.clone()];
+            let verdict = match item.purpose {
+                Purpose::VerifyValue { .. } | Purpose::VerifyTtl { .. } => {
+                    Some(self.check(item.purpose, &reply))
+                }
+                _ => None,
+            };
             match (item.purpose, &reply) {
                 (Purpose::Select, Reply::Error(e)) => {
                     return Err(io::Error::other(format!("SELECT {}: {e}", batch.db)))
@@ -241,6 +268,28 @@ impl Worker {
                 }
                 (Purpose::Exists, other) => {
                     return Err(io::Error::other(format!("EXISTS replied {other:?}")))
+                }
+                (Purpose::VerifyValue { .. } | Purpose::VerifyTtl { .. }, _) => {
+                    if let Some(Some(reason)) = verdict {
+                        if !self.key_failed {
+                            self.key_failed = true;
+                            let _ = self.events.send(Event::Failed(Failure {
+                                db: batch.db,
+                                key: key.to_vec(),
+                                offset: item.offset,
+                                error: reason,
+                            }));
+                        }
+                    }
+                    if matches!(item.purpose, Purpose::VerifyTtl { .. }) {
+                        if self.key_failed {
+                            out.failed += 1;
+                        } else {
+                            out.written += 1;
+                        }
+                        self.key_failed = false;
+                        self.key_gone = false;
+                    }
                 }
                 (Purpose::Write { last }, r) => {
                     if let Reply::Error(e) = r {
@@ -272,6 +321,65 @@ impl Worker {
         }
         let _ = self.events.send(Event::Done(out));
         Ok(())
+    }
+
+    /// `--verify`: why the reply does not match what the file holds (`None` when it
+    /// does). Reasons start with missing / type differs / value differs / ttl differs.
+    fn check(&mut self, purpose: Purpose, reply: &Reply) -> Option<String> {
+        match (purpose, reply) {
+            (_, Reply::Error(e)) => Some(format!("error: {e}")),
+            (Purpose::VerifyValue { may_be_gone, .. }, Reply::Nil) => {
+                self.key_gone = may_be_gone;
+                (!may_be_gone).then(|| "missing".to_string())
+            }
+            (
+                Purpose::VerifyValue {
+                    kind,
+                    digest,
+                    elements,
+                    ..
+                },
+                Reply::Bulk(payload),
+            ) => match payload_digest(payload, self.shared.verify_field_ttls) {
+                Err(e) => Some(format!("value differs: the target's DUMP payload: {e}")),
+                Ok((k, _, _)) if k != kind => Some(format!(
+                    "type differs: {} in the file, {} on the target",
+                    kind.name(),
+                    k.name()
+                )),
+                Ok((_, _, n)) if n != elements => Some(format!(
+                    "value differs: {elements} elements in the file, {n} on the target"
+                )),
+                Ok((_, d, _)) if d != digest => {
+                    Some("value differs: same element count, different content".into())
+                }
+                Ok(_) => None,
+            },
+            (Purpose::VerifyTtl { .. }, _) if self.key_gone => None,
+            (Purpose::VerifyTtl { expire, pttl }, Reply::Int(n)) => {
+                let got = match (*n, pttl) {
+                    (-2, _) => return Some("missing (expired during the check)".into()),
+                    (-1, _) => None,
+                    (n, false) => Some(n),
+                    (n, true) => Some(super::now_ms() + n),
+                };
+                let tolerance = if pttl { PTTL_TOLERANCE_MS } else { 0 };
+                let same = match (expire, got) {
+                    (None, None) => true,
+                    (Some(e), Some(g)) => (e - g).abs() <= tolerance,
+                    _ => false,
+                };
+                let show = |t: Option<i64>| t.map_or("none".to_string(), |t| format!("{t} ms"));
+                (!same).then(|| {
+                    format!(
+                        "ttl differs: expiry {} in the file (after --ttl), {} on the target",
+                        show(expire),
+                        show(got)
+                    )
+                })
+            }
+            (_, other) => Some(format!("error: unexpected reply {other:?}")),
+        }
     }
 
     /// Sends one command to the node a redirection names (ASKING first for ASK).

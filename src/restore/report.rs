@@ -80,6 +80,8 @@ pub struct Report {
     pub resumed_from: Option<u64>,
     pub already_complete: bool,
     pub stopped_early: bool,
+    /// `--verify`: keys read back and compared with the file.
+    pub verify: Option<super::verify::VerifyReport>,
     pub elapsed_s: f64,
 }
 
@@ -120,6 +122,7 @@ impl Report {
             resumed_from: None,
             already_complete: false,
             stopped_early: false,
+            verify: None,
             elapsed_s: 0.0,
         }
     }
@@ -146,6 +149,11 @@ impl Report {
             + self.refused
             + self.functions_failed
             + self.aof_commands_failed
+    }
+
+    /// `--verify` found no difference (true when not asked).
+    pub fn verify_ok(&self) -> bool {
+        self.verify.as_ref().is_none_or(|v| v.mismatched == 0)
     }
 
     pub fn counts_ok(&self) -> bool {
@@ -267,6 +275,18 @@ impl Report {
         }
         if self.stopped_early {
             out.push("  stopped at the first failure (--fail-fast)".into());
+        }
+        if let Some(v) = &self.verify {
+            out.push(format!(
+                "  verify: {} keys equal to the file, {} mismatched{}",
+                v.verified,
+                v.mismatched,
+                if v.ttl_by_pttl {
+                    " (expiries via PTTL, 2 s tolerance)"
+                } else {
+                    ""
+                }
+            ));
         }
         out.join("\n")
     }
