@@ -5,38 +5,8 @@ use std::io;
 
 use super::conn::{Conn, Reply};
 
-pub const SLOTS: usize = 16384;
-
-/// CRC16/XMODEM (poly 0x1021, init 0), as `crc16()` in Redis's crc16.c.
-pub fn crc16(data: &[u8]) -> u16 {
-    let mut crc: u16 = 0;
-    for &b in data {
-        crc ^= (b as u16) << 8;
-        for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            };
-        }
-    }
-    crc
-}
-
-/// The slot of a key: only the part between the first `{` and the next `}` is
-/// hashed when that part is non-empty (`keyHashSlot` in cluster.c).
-pub fn key_slot(key: &[u8]) -> u16 {
-    let hashed = key
-        .iter()
-        .position(|&b| b == b'{')
-        .and_then(|open| {
-            let rest = &key[open + 1..];
-            let close = rest.iter().position(|&b| b == b'}')?;
-            (close > 0).then(|| &rest[..close])
-        })
-        .unwrap_or(key);
-    crc16(hashed) & (SLOTS as u16 - 1)
-}
+/// The hash-slot rules live with the slot maps of `rdbkit rewrite --split-by-slot`.
+pub use crate::export::slots::{crc16, key_slot, SLOTS};
 
 /// Which master owns each slot; masters are `host:port` strings.
 #[derive(Clone, Debug, PartialEq, Eq)]
