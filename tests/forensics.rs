@@ -535,3 +535,43 @@ fn salvage_recovers_everything_outside_the_damage() {
         .collect();
     assert!(errors.is_empty(), "{}", errors.join("\n"));
 }
+
+/// `rdbkit diff` on a real Redis 7.2.4 dump: identical → 0; one value byte changed
+/// with the checksum disabled (stored 0) → exactly one value change, 1; the same
+/// change with the stored checksum kept → the CRC mismatch is an error, 2.
+#[test]
+fn diff_names_a_changed_value_and_refuses_a_damaged_file() {
+    let orig_path = crate::support::testdata("sample-redis-7.2.rdb");
+    let orig = std::fs::read(&orig_path).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let at = orig
+        .windows(3)
+        .position(|w| w == b"Ann")
+        .expect("the sample holds the value \"Ann\"");
+    let mut changed = orig.clone();
+    changed[at] = b'B';
+    let damaged = dir.path().join("damaged.rdb");
+    std::fs::write(&damaged, &changed).unwrap();
+    let n = changed.len();
+    changed[n - 8..].fill(0);
+    let unchecked = dir.path().join("unchecked.rdb");
+    std::fs::write(&unchecked, &changed).unwrap();
+    let a = orig_path.to_str().unwrap();
+
+    let same = rdbkit(&["diff", a, a]);
+    assert_eq!(same.status.code(), Some(0), "{same:?}");
+
+    let out = rdbkit(&["diff", a, unchecked.to_str().unwrap(), "--format", "jsonl"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let changes: Vec<J> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<J>(l).ok())
+        .filter(|j| j.get("key").is_some())
+        .collect();
+    assert_eq!(changes.len(), 1, "{text}");
+
+    let bad = rdbkit(&["diff", a, damaged.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("CRC-64 mismatch"));
+}

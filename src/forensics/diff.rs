@@ -12,7 +12,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::io::{BufReader, BufWriter, Read, Write};
 
-use crate::rdb::items::{self, Element};
 use crate::rdb::types::Kind;
 use crate::rdb::{Checker, KeyRecord, RdbReader, Record};
 
@@ -74,59 +73,9 @@ impl Summary {
     }
 }
 
-fn hasher() -> std::hash::DefaultHasher {
-    // Fixed keys: digests of the two files must be comparable within one run.
-    std::hash::DefaultHasher::new()
-}
-
-fn hash_bytes(parts: &[&[u8]]) -> u64 {
-    let mut h = hasher();
-    for p in parts {
-        h.write_usize(p.len());
-        h.write(p);
-    }
-    h.finish()
-}
-
-/// Encoding-independent digest of a key's value.
+/// Encoding-independent digest of a key's value (with hash field TTLs).
 pub fn value_digest(k: &KeyRecord<'_>) -> crate::Result<(u64, u64)> {
-    let ordered = matches!(k.info.kind, Kind::List | Kind::String | Kind::Stream);
-    let mut ordered_h = hasher();
-    let mut sum = 0u64;
-    let mut n = 0u64;
-    if k.info.kind == Kind::Module {
-        return Ok((hash_bytes(&[k.value_bytes]), 1));
-    }
-    items::for_each(&k.value, |e| {
-        n += 1;
-        let h = match e {
-            Element::Member(m) => hash_bytes(&[m]),
-            Element::Scored(m, s) => {
-                let s = if s == 0.0 { 0.0f64 } else { s };
-                hash_bytes(&[m, &s.to_bits().to_le_bytes()])
-            }
-            Element::Field(f, v, ttl) => hash_bytes(&[f, v, &ttl.unwrap_or(-1).to_le_bytes()]),
-            Element::StreamEntry(id, fields) => {
-                let mut h = hasher();
-                id.ms.hash(&mut h);
-                id.seq.hash(&mut h);
-                for (f, v) in fields {
-                    h.write_usize(f.len());
-                    h.write(f);
-                    h.write_usize(v.len());
-                    h.write(v);
-                }
-                h.finish()
-            }
-        };
-        if ordered {
-            ordered_h.write_u64(h);
-        } else {
-            sum = sum.wrapping_add(h);
-        }
-        Ok(())
-    })?;
-    Ok((if ordered { ordered_h.finish() } else { sum }, n))
+    crate::rdb::digest::value_digest(k.info.kind, &k.value, k.value_bytes, true)
 }
 
 fn kind_code(k: Kind) -> u8 {
@@ -153,12 +102,13 @@ fn kind_from(c: u8) -> Kind {
     }
 }
 
-/// Calls `f(db, key, entry)` for every key of the RDB in `data`.
+/// Calls `f(db, key, entry)` for every key of the RDB in `data`. Values are read with
+/// deep checks and the CRC-64 is checked: a damaged file is an error, never "compared".
 pub fn for_each_entry(
     data: &[u8],
     mut f: impl FnMut(u64, &[u8], Entry) -> std::io::Result<()>,
 ) -> Result<(), DiffError> {
-    let mut r = RdbReader::new(data, Checker::new(false)).map_err(DiffError::Read)?;
+    let mut r = RdbReader::new(data, Checker::new(true)).map_err(DiffError::Read)?;
     while let Some(rec) = r.next_record().map_err(DiffError::Read)? {
         if let Record::Key(k) = rec {
             let ctx = |e: crate::Error| {
@@ -177,6 +127,15 @@ pub fn for_each_entry(
                 expire_ms: k.expire_ms,
             };
             f(k.db.unwrap_or(0), &key, e).map_err(DiffError::Io)?;
+        }
+    }
+    let t = r.trailer().map_err(DiffError::Read)?;
+    if let (Some(stored), Some(computed)) = (t.stored_checksum, r.computed_checksum()) {
+        if stored != 0 && stored != computed {
+            return Err(DiffError::Read(crate::Error::corrupt(
+                t.eof_offset + 1,
+                format!("CRC-64 mismatch: stored {stored:016x}, computed {computed:016x}"),
+            )));
         }
     }
     Ok(())
@@ -199,7 +158,8 @@ impl std::fmt::Display for DiffError {
 }
 
 fn partition_of(db: u64, key: &[u8], n: u64) -> usize {
-    let mut h = hasher();
+    // Fixed keys: both files must put a key in the same partition.
+    let mut h = std::hash::DefaultHasher::new();
     h.write_u64(db);
     h.write(key);
     (h.finish() % n) as usize
