@@ -71,6 +71,19 @@ pub struct SidecarOutcome {
     pub io_error: bool,
 }
 
+impl SidecarOutcome {
+    /// An outcome that is not ok until the work succeeds.
+    fn failing(action: &'static str, sidecar: &Path) -> Self {
+        SidecarOutcome {
+            action,
+            path: sidecar.display().to_string(),
+            ok: false,
+            problems: Vec::new(),
+            io_error: false,
+        }
+    }
+}
+
 /// `dump.rdb` → `dump.rdb.rdbkit.json` (`appendonlydir/` → `appendonlydir.rdbkit.json`).
 pub fn sidecar_path(path: &Path) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
@@ -336,13 +349,7 @@ pub fn write_for(
     force: bool,
 ) -> SidecarOutcome {
     let target = sidecar_path(path);
-    let mut out = SidecarOutcome {
-        action: "not_written",
-        path: target.display().to_string(),
-        ok: false,
-        problems: Vec::new(),
-        io_error: false,
-    };
+    let mut out = SidecarOutcome::failing("not_written", &target);
     if !report.is_ok() {
         out.problems.push(format!(
             "not written: the file is {}, a sidecar must describe a good backup",
@@ -378,13 +385,7 @@ pub fn check_for(
     files: std::io::Result<Vec<FileHash>>,
 ) -> SidecarOutcome {
     let target = sidecar_path(path);
-    let mut out = SidecarOutcome {
-        action: "checked",
-        path: target.display().to_string(),
-        ok: false,
-        problems: Vec::new(),
-        io_error: false,
-    };
+    let mut out = SidecarOutcome::failing("checked", &target);
     let was = match read(&target) {
         Ok(s) => s,
         Err(e) => {
