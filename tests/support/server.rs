@@ -295,13 +295,26 @@ impl Server {
     pub fn start(name: &str, extra_args: &[&str]) -> Option<Server> {
         let row = installed_rows().into_iter().find(|r| r.name == name)?;
         let script = shared_dir().join("servers/start.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .arg(name)
-            .args(extra_args)
-            .env("RDBKIT_SERVERS_DIR", servers_dir())
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+        let launch = || {
+            Command::new("bash")
+                .arg(&script)
+                .arg(name)
+                .args(extra_args)
+                .env("RDBKIT_SERVERS_DIR", servers_dir())
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()))
+        };
+        // start.sh retries a taken client port itself, but a cluster node also binds port+10000,
+        // and when that one is taken the server's "aborting" can reach the log before start.sh
+        // looks for "Address already in use"; another random port is all it needs.
+        let mut out = launch();
+        for _ in 0..5 {
+            let taken = String::from_utf8_lossy(&out.stderr).contains("Address already in use");
+            if out.status.success() || !taken {
+                break;
+            }
+            out = launch();
+        }
         let stdout = String::from_utf8_lossy(&out.stdout);
         let line = stdout.lines().last().unwrap_or("");
         let parts: Vec<&str> = line.split_whitespace().collect();
