@@ -832,6 +832,133 @@ fn restores_into_a_cluster_while_a_slot_migrates() {
     }
 }
 
+/// The master of `key` among nodes made by [`make_cluster`].
+fn owner_of(nodes: &mut [Server], key: &[u8]) -> usize {
+    let slot = nodes[0].ok(&[b"CLUSTER", b"KEYSLOT", key]).int();
+    [(0, 5460), (5461, 10922), (10923, 16383)]
+        .iter()
+        .position(|&(lo, hi)| (lo..=hi).contains(&slot))
+        .unwrap()
+}
+
+#[test]
+fn aof_commands_replay_into_a_cluster_by_slot() {
+    require!(need("redis-7.0.15"), "redis-7.0.15 is not installed");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut src = start(
+        "redis-7.0.15",
+        &["--appendonly", "yes", "--appendfsync", "always"],
+    )
+    .unwrap();
+    // RDB preamble: keys in every slot range, then INCR commands of every routing kind.
+    let sets: Vec<Vec<Vec<u8>>> = (0..300)
+        .map(|i| cmd(&["SET", &format!("base:{i}"), &i.to_string()]))
+        .collect();
+    src.pipeline(&sets);
+    src.oks(&["BGREWRITEAOF"]);
+    wait_rewrite(&mut src);
+    for c in [
+        // one slot per key, keys all over the slots
+        vec!["MSET", "a", "1", "b", "2", "c", "3", "{t}x", "4"], // split by slot
+        vec!["DEL", "base:1", "base:2", "base:3", "base:4"],      // split by slot
+        vec!["MULTI"],
+        vec!["INCR", "a"],
+        vec!["SET", "{t}y", "5"],
+        vec!["LPUSH", "l1", "x", "y"],
+        vec!["EXEC"],
+        vec![
+            "EVAL",
+            "redis.call('set', KEYS[1], 'e') redis.call('rpush', KEYS[2], 'f')",
+            "2",
+            "e1",
+            "e2",
+        ],
+        vec!["XADD", "s", "1-1", "f", "v"],
+        vec!["XGROUP", "CREATE", "s", "g", "0"],
+        vec!["XREADGROUP", "GROUP", "g", "c1", "COUNT", "1", "STREAMS", "s", ">"],
+        vec!["ZADD", "{z}a", "1", "m"],
+        vec!["ZADD", "{z}b", "2", "n"],
+        vec!["ZUNIONSTORE", "{z}c", "2", "{z}a", "{z}b"], // movable keys: COMMAND GETKEYS
+        vec!["SET", "ttl", "1"],
+        vec!["EXPIRE", "ttl", "100000"],
+        vec!["SET", "r1", "moved"],
+        vec!["RENAME", "r1", "r2"], // two slots: a cluster cannot run it
+        vec!["HSET", "h", "f", "1"],
+        vec![
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=aoflib\nredis.register_function('aof_echo', function(keys, args) return args[1] end)",
+        ],
+    ] {
+        src.oks(&c);
+    }
+    let dir = src.dir.join("appendonlydir");
+    let mut nodes = make_cluster("redis-7.0.15");
+    assert_ne!(
+        nodes[0].oks(&["CLUSTER", "KEYSLOT", "r1"]).int(),
+        nodes[0].oks(&["CLUSTER", "KEYSLOT", "r2"]).int()
+    );
+    let errors = tmp.path().join("errors.jsonl");
+    let o = restore(
+        &dir,
+        &format!("redis://127.0.0.1:{}", nodes[0].port),
+        &[
+            "--cluster",
+            "--json",
+            "--errors-to",
+            errors.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "the RENAME fails: {}", show(&o));
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&errors)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["key"], "RENAME r1", "{lines:?}");
+    assert!(
+        lines[0]["error"].as_str().unwrap().contains("CROSSSLOT"),
+        "{lines:?}"
+    );
+
+    // Every key but the RENAME's two is where its slot is, with the source's value.
+    let mut want = src.oks(&["KEYS", "*"]).bulks();
+    want.retain(|k| k != b"r2");
+    want.push(b"r1".to_vec());
+    let total: i64 = nodes.iter_mut().map(|n| n.cmds(&["DBSIZE"]).int()).sum();
+    assert_eq!(total as usize, want.len());
+    for k in &want {
+        let n = owner_of(&mut nodes, k);
+        let got = nodes[n].ok(&[b"DEBUG", b"DIGEST-VALUE", k]);
+        if k == b"r1" {
+            assert_eq!(nodes[n].ok(&[b"GET", k]), Reply::Bulk(b"moved".to_vec()));
+            continue;
+        }
+        assert_eq!(
+            got,
+            src.ok(&[b"DEBUG", b"DIGEST-VALUE", k]),
+            "{}",
+            String::from_utf8_lossy(k)
+        );
+    }
+    let n = owner_of(&mut nodes, b"ttl");
+    assert!(nodes[n].cmds(&["PTTL", "ttl"]).int() > 90_000);
+    let n = owner_of(&mut nodes, b"s");
+    let consumers = format!("{:?}", nodes[n].cmds(&["XINFO", "CONSUMERS", "s", "g"]));
+    assert!(consumers.contains("c1"), "{consumers}");
+    assert_eq!(
+        nodes[n].cmds(&["XPENDING", "s", "g"]).array()[0],
+        Reply::Int(1),
+        "the PEL entry replayed"
+    );
+    // The function library reached every master.
+    for node in nodes.iter_mut() {
+        let libs = format!("{:?}", node.oks(&["FUNCTION", "LIST"]));
+        assert!(libs.contains("aoflib"), "{libs}");
+    }
+}
+
 #[test]
 fn verify_compares_every_key_and_names_each_difference() {
     require!(

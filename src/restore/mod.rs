@@ -9,15 +9,18 @@
 //! * [`conn`] — RESP client, TLS, URLs; [`target`] — what the server accepts;
 //!   [`cluster`] — slots and the slot map; [`sink`] — connections, routing, outcomes;
 //!   [`encode`] — RESTORE commands; [`policy`] — the user's choices;
-//!   [`checkpoint`] — resuming; [`report`] — the summary and count verification.
+//!   [`checkpoint`] — resuming; [`report`] — the summary and count verification;
+//!   [`command_keys`] — where replayed AOF commands go in a cluster.
 
 pub mod checkpoint;
 pub mod cluster;
+pub mod command_keys;
 pub mod conn;
 pub mod encode;
 pub mod input;
 pub mod pipeline;
 pub mod policy;
+mod replay;
 pub mod report;
 pub mod sink;
 pub mod target;
@@ -226,11 +229,8 @@ pub fn run(opts: &Options, hooks: Hooks<'_>) -> Result<Report, Stop> {
             opts.path.display()
         )));
     }
-    if cluster && !input.segments.is_empty() {
-        return Err(Stop::Usage(format!(
-            "{}: replaying AOF commands into a cluster is not supported (the RDB part alone can be restored from an RDB file)",
-            opts.path.display()
-        )));
+    if cluster {
+        replay::check_cluster_dbs(opts, &input)?;
     }
     let mut sel = Selector {
         opts,
@@ -590,10 +590,18 @@ pub fn run(opts: &Options, hooks: Hooks<'_>) -> Result<Report, Stop> {
     }
 
     if !input.segments.is_empty() {
-        replay(
+        let router = if cluster {
+            let mut control = Conn::connect(&seed, tls.as_ref())?;
+            let table = command_keys::KeyTable::fetch(&mut control)?;
+            Some(replay::Router { table, control })
+        } else {
+            None
+        };
+        replay::replay(
             opts,
             &input,
             &open_sink,
+            router,
             &mut report,
             &mut *hooks.on_failure,
         )?;
@@ -643,86 +651,4 @@ fn save_checkpoint(
         complete,
     }
     .save(path)
-}
-
-/// Replays the AOF's RESP commands in order on one connection, after the keys of its
-/// RDB part are all acknowledged. Each file starts in db 0 (as the server loads it);
-/// `SELECT` follows `--db-map`; `--until` stops before the first `#TS:` annotation
-/// later than it.
-fn replay(
-    opts: &Options,
-    input: &Input,
-    open_sink: &dyn Fn(Limiter, usize) -> std::io::Result<Sink>,
-    report: &mut Report,
-    on_failure: &mut dyn FnMut(&Failure),
-) -> Result<(), Stop> {
-    let mut sink = open_sink(Limiter::new(opts.rate_ops, opts.rate_bytes), 1)?;
-    let mut stopped = false;
-    for &(part, start) in &input.segments {
-        let (name, src) = &input.parts[part];
-        let data = src.bytes();
-        let mut r = crate::aof::RespReader::new(data, start);
-        let mut db = 0u64;
-        while let Some(item) = r.next_item().map_err(|e| {
-            Stop::Usage(format!(
-                "{name}: {e} (commands after this point were not replayed)"
-            ))
-        })? {
-            let c = match item {
-                crate::aof::Item::Annotation { text, .. } => {
-                    if let (Some(ts), Some(until)) = (crate::aof::timestamp(text), opts.until) {
-                        if ts > until {
-                            stopped = true;
-                            break;
-                        }
-                    }
-                    continue;
-                }
-                crate::aof::Item::Command(c) => c,
-            };
-            if c.is("SELECT") && c.args.len() == 2 {
-                if let Some(n) = std::str::from_utf8(c.args[1])
-                    .ok()
-                    .and_then(|s| s.parse().ok())
-                {
-                    db = n;
-                    continue;
-                }
-            }
-            let target = opts.db_map.target(db);
-            let lane = sink.lane_for(b"", target)?;
-            let b = sink.batch(lane);
-            let mut shown = c.args[0].to_vec();
-            if let Some(a) = c.args.get(1) {
-                shown.push(b' ');
-                shown.extend_from_slice(a);
-            }
-            let k = b.add_key(&shown);
-            let at = b.buf.len();
-            b.buf
-                .extend_from_slice(&data[c.offset as usize..c.end as usize]);
-            b.push_encoded(c.offset, k, Purpose::Write { last: true }, at);
-            sink.added(lane, c.offset, &shown, Some(db))?;
-            report.aof_commands += 1;
-            if report.aof_commands % 256 == 0 {
-                for f in sink.take_failures() {
-                    on_failure(&f);
-                }
-                if opts.fail_fast && sink.failed() > 0 {
-                    stopped = true;
-                    break;
-                }
-            }
-        }
-        if stopped {
-            break;
-        }
-    }
-    sink.finish()?;
-    for f in sink.take_failures() {
-        on_failure(&f);
-    }
-    report.aof_commands_failed = sink.failed();
-    report.until_reached = stopped && opts.until.is_some();
-    Ok(())
 }

@@ -247,6 +247,28 @@ impl Sink {
                 lanes_by_master[master]
             }
         };
+        self.ready(lane, db)
+    }
+
+    /// One lane per master (the single node's next lane outside a cluster), each ready
+    /// for commands of db `db`: for server-wide writes such as `FLUSHALL`.
+    pub fn lanes_everywhere(&mut self, db: u64) -> io::Result<Vec<usize>> {
+        self.refresh_if_stale()?;
+        let mut lanes: Vec<usize> = match &self.routing {
+            Routing::Single { next } => vec![*next],
+            Routing::Cluster {
+                lanes_by_master, ..
+            } => lanes_by_master.values().copied().collect(),
+        };
+        lanes.sort_unstable();
+        for &lane in &lanes {
+            self.ready(lane, db)?;
+        }
+        Ok(lanes)
+    }
+
+    /// Readies `lane`'s batch for commands of db `db` (flushing one of another db).
+    fn ready(&mut self, lane: usize, db: u64) -> io::Result<usize> {
         let l = &mut self.lanes[lane];
         let batch_db = if l.batch.items.is_empty() {
             l.db
