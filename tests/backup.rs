@@ -371,6 +371,8 @@ fn verify_dir_lists_every_backup_and_judges_the_newest_good_one() {
     let data = std::fs::read(&good).unwrap();
     std::fs::write(dir.join("cut.rdb"), &data[..data.len() - 40]).unwrap();
     std::fs::write(dir.join("notes.txt"), "restore with care\n").unwrap();
+    // A SAVE that never wrote a byte: a broken backup, not a stray file.
+    std::fs::write(dir.join("failed.rdb"), "").unwrap();
     let o = rdbkit(&["verify", "--sidecar", p(&good)]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(dir.join("dump.rdb.rdbkit.json").is_file());
@@ -387,6 +389,7 @@ fn verify_dir_lists_every_backup_and_judges_the_newest_good_one() {
             row("appendonlydir", "aof-multipart", "ok"),
             row("cut.rdb", "rdb", "truncated"),
             row("dump.rdb", "rdb", "ok"),
+            row("failed.rdb", "rdb", "truncated"),
             row("notes.txt", "unknown", "unrecognised"),
         ],
         "{}",
@@ -399,7 +402,7 @@ fn verify_dir_lists_every_backup_and_judges_the_newest_good_one() {
     );
     assert!(out.contains("redis 7.2.4"), "{out}");
     assert!(
-        out.contains("4 files: 2 ok, 1 not ok, 1 unrecognised, 0 unreadable"),
+        out.contains("5 files: 2 ok, 2 not ok, 1 unrecognised, 0 unreadable"),
         "{out}"
     );
     assert!(out.contains("cut.rdb: truncated at byte"), "{out}");
@@ -411,25 +414,28 @@ fn verify_dir_lists_every_backup_and_judges_the_newest_good_one() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 6, "{}", text(&o));
-    let monday = &lines[4];
+    assert_eq!(lines.len(), 7, "{}", text(&o));
+    let monday = &lines[5];
     assert!(monday["path"]
         .as_str()
         .unwrap()
         .ends_with("weekly/monday.bak"));
     assert_eq!(monday["status"], "ok");
     assert_eq!(monday["keys"], 36);
-    assert_eq!(lines[3]["status"], "unrecognised");
-    let sum = &lines[5]["summary"];
-    assert_eq!(sum["files"], 5, "{sum}");
+    assert_eq!(lines[3]["status"], "truncated");
+    assert_eq!(lines[3]["error"]["offset"], 0);
+    assert_eq!(lines[4]["status"], "unrecognised");
+    let sum = &lines[6]["summary"];
+    assert_eq!(sum["files"], 6, "{sum}");
     assert_eq!(sum["ok"], 3, "{sum}");
-    assert_eq!(sum["not_ok"], 1, "{sum}");
+    assert_eq!(sum["not_ok"], 2, "{sum}");
     assert_eq!(sum["unrecognised"], 1, "{sum}");
     assert_eq!(sum["skipped_dirs"], 0, "{sum}");
 
     // Only good backups left: fresh by 1h; the RDB's ctime counts, not its mtime.
     std::fs::remove_file(dir.join("cut.rdb")).unwrap();
     std::fs::remove_file(dir.join("notes.txt")).unwrap();
+    std::fs::remove_file(dir.join("failed.rdb")).unwrap();
     let day = std::time::Duration::from_secs(86400);
     set_mtime(&good, 3 * day);
     set_mtime(&sub.join("monday.bak"), 3 * day);

@@ -508,7 +508,11 @@ pub fn human_line(r: &Report, a: &AofInfo) -> String {
         .map_or(String::new(), |f| format!(" of {f}"));
     s += &format!(", ok up to byte {}{file}", a.ok_up_to);
     if r.warnings_total > 0 {
-        s += &format!(", {} warnings", r.warnings_total);
+        s += &format!(
+            ", {} warning{}",
+            r.warnings_total,
+            if r.warnings_total == 1 { "" } else { "s" }
+        );
     }
     s
 }

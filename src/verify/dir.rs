@@ -70,7 +70,9 @@ fn walk_into(
 }
 
 /// Recognises a file by its first bytes: an RDB magic, a RESP command (`*3\r\n`), an AOF
-/// timestamp annotation (`#TS:`), or a manifest.
+/// timestamp annotation (`#TS:`), or a manifest. A file named `*.rdb` or `*.aof`, or
+/// shorter than a magic and starting like one, is a backup whatever it holds: an empty
+/// or cut-off dump must show up as a broken backup, not as a stray file.
 fn classify(path: PathBuf) -> Found {
     let mut head = [0u8; 512];
     let read = std::fs::File::open(&path).and_then(|mut f| {
@@ -89,7 +91,17 @@ fn classify(path: PathBuf) -> Found {
     };
     let head = &head[..n];
     let resp = matches!(head, [b'*', b'0'..=b'9', ..]) || head.starts_with(b"#TS:");
-    if has_rdb_magic(head) || resp || looks_like_manifest(head) {
+    let named = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("rdb") || e.eq_ignore_ascii_case("aof"));
+    let cut_magic = !head.is_empty()
+        && head.len() < 9
+        && (b"REDIS".starts_with(head)
+            || b"VALKEY".starts_with(head)
+            || head.starts_with(b"REDIS")
+            || head.starts_with(b"VALKEY"));
+    if has_rdb_magic(head) || resp || looks_like_manifest(head) || named || cut_magic {
         Found::Backup(path)
     } else {
         Found::Unrecognised(path)
@@ -328,6 +340,8 @@ mod tests {
         std::fs::write(d.join("c.txt"), b"hello").unwrap();
         std::fs::write(d.join("a.bak.rdbkit.json"), b"{}").unwrap();
         std::fs::write(d.join("empty"), b"").unwrap();
+        std::fs::write(d.join("empty.rdb"), b"").unwrap();
+        std::fs::write(d.join("short"), b"REDIS0").unwrap();
         let aof = d.join("appendonlydir");
         std::fs::create_dir(&aof).unwrap();
         std::fs::write(
@@ -360,13 +374,15 @@ mod tests {
                 "backup appendonlydir",
                 "backup b.aof",
                 "unrecognised c.txt",
-                "unrecognised empty"
+                "unrecognised empty",
+                "backup empty.rdb",
+                "backup short"
             ]
         );
         assert_eq!(skipped, 1);
         let (found, skipped) = walk(d, true).unwrap();
-        assert_eq!(found.len(), 6);
-        assert_eq!(names(&found)[5], "backup sub/dump.rdb");
+        assert_eq!(found.len(), 8);
+        assert_eq!(names(&found)[7], "backup sub/dump.rdb");
         assert_eq!(skipped, 0);
         assert!(is_appendonlydir(&aof));
         assert!(!is_appendonlydir(&sub));
