@@ -830,6 +830,34 @@ fn restores_into_a_cluster_while_a_slot_migrates() {
             assert_eq!(n.ok(&[b"GET", &k]), Reply::Bulk(i.into_bytes()));
         }
     }
+
+    // --verify-only reads every key back from the master of its slot (after the move).
+    let verify = |extra: &[&str]| {
+        let mut args = vec!["--cluster", "--db-map", "1=0", "--verify-only", "--json"];
+        args.extend(extra);
+        let o = restore(&file, &seeds, &args);
+        let r: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+        (o, r["verify"].clone())
+    };
+    let (o, v) = verify(&[]);
+    assert_ok(&o);
+    assert_eq!(v["verified"], 6001, "{}", show(&o));
+    assert_eq!(v["mismatched"], 0, "{}", show(&o));
+    nodes[dest].oks(&["SET", "{tag7}:k7", "tampered"]);
+    let errors = tmp.path().join("verify.jsonl");
+    let (o, v) = verify(&["--errors-to", errors.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert_eq!(v["mismatched"], 1, "{}", show(&o));
+    let line: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&errors).unwrap().trim()).unwrap();
+    assert_eq!(line["key"], "{tag7}:k7", "{line}");
+    assert!(
+        line["verify"]
+            .as_str()
+            .unwrap()
+            .starts_with("value differs"),
+        "{line}"
+    );
 }
 
 /// The master of `key` among nodes made by [`make_cluster`].
