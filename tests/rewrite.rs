@@ -191,9 +191,50 @@ fn value_of(s: &mut Server, key: &[u8], field_ttls: bool, exact_expiry: bool) ->
             pairs.sort();
             format!("{pairs:?}")
         }
+        "stream" => stream_of(s, key),
         _ => s.ok(&[b"DEBUG", b"DIGEST-VALUE", key]).array()[0].text(),
     };
     format!("{t} expire {expire}: {value}")
+}
+
+/// A stream's entries (`DEBUG DIGEST-VALUE`), length, last id, and per group its last
+/// delivered id, pending entries (id, owner, delivery count) and consumers: what every
+/// stream version holds (entries-read, lag and active-time are left out).
+fn stream_of(s: &mut Server, key: &[u8]) -> String {
+    let entries = s.ok(&[b"DEBUG", b"DIGEST-VALUE", key]).array()[0].text();
+    let info = s.ok(&[b"XINFO", b"STREAM", key]);
+    let length = info.field("length").unwrap().int();
+    let last = info.field("last-generated-id").unwrap().text();
+    let mut groups = Vec::new();
+    for g in s.ok(&[b"XINFO", b"GROUPS", key]).array().to_vec() {
+        let name = g.field("name").unwrap().bytes();
+        let delivered = g.field("last-delivered-id").unwrap().text();
+        let pending: Vec<(String, String, i64)> = s
+            .ok(&[b"XPENDING", key, &name, b"-", b"+", b"1000000"])
+            .array()
+            .iter()
+            .map(|p| {
+                let p = p.array();
+                (p[0].text(), p[1].text(), p[3].int())
+            })
+            .collect();
+        let consumers: Vec<(String, i64)> = s
+            .ok(&[b"XINFO", b"CONSUMERS", key, &name])
+            .array()
+            .iter()
+            .map(|c| {
+                (
+                    c.field("name").unwrap().text(),
+                    c.field("pending").unwrap().int(),
+                )
+            })
+            .collect();
+        groups.push(format!(
+            "{} at {delivered}: pending {pending:?} consumers {consumers:?}",
+            String::from_utf8_lossy(&name)
+        ));
+    }
+    format!("{entries} length {length} last {last} groups {groups:?}")
 }
 
 fn tmp(name: &str) -> (tempfile::TempDir, PathBuf) {
@@ -390,6 +431,12 @@ fn rewrite_redis_8_0_for_itself_and_7_0_for_6_2() {
         &["--rdb-version", "9"],
         "redis-6.2.14",
     );
+}
+
+#[test]
+fn rewrite_redis_8_6_streams_for_redis_8_0_and_6_2() {
+    convert("redis-8.6.3", &[0], &["--rdb-version", "12"], "redis-8.0.2");
+    convert("redis-8.6.3", &[0], &["--rdb-version", "9"], "redis-6.2.14");
 }
 
 #[test]

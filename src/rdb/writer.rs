@@ -32,6 +32,7 @@ use crate::rdb::record::{opcode, KeyRecord};
 use crate::rdb::string::RdbStr;
 
 pub mod encode;
+pub mod stream;
 
 /// Why writing failed.
 #[derive(Debug)]

@@ -64,7 +64,19 @@ pub fn write_key<W: Write>(
     };
     let counts = match k.info.kind {
         Kind::List | Kind::Set | Kind::Zset | Kind::Hash => count(k)?,
-        Kind::Stream => return cannot("stream"),
+        Kind::Stream => {
+            let crate::rdb::value::Value::Stream { version, body } = k.value else {
+                return cannot("stream");
+            };
+            let to = super::stream::newest_version(target);
+            if version > 4 || to >= version {
+                return cannot("stream");
+            }
+            w.key_header(&header, super::stream::type_id(to))?;
+            notes.insert(0, format!("re-encoded from {}", k.info.check_name));
+            notes.extend(super::stream::write_older(w, body.cursor(), version, to)?);
+            return Ok(done(notes));
+        }
         Kind::Module => return cannot("module value"),
         Kind::String => return cannot("string"),
     };
