@@ -188,9 +188,15 @@ impl Level {
             }
         }
         all.extend(only_theirs);
-        all.sort_by(|a, b| b.memory.cmp(&a.memory).then(a.prefix.cmp(&b.prefix)));
         let cut = all.len().saturating_sub(self.capacity) as u64;
-        all.truncate(self.capacity);
+        if cut > 0 {
+            // Keep the `capacity` heaviest (a total order: ties go to the smaller
+            // prefix); their order in the slots does not matter.
+            all.select_nth_unstable_by(self.capacity - 1, |a, b| {
+                b.memory.cmp(&a.memory).then(a.prefix.cmp(&b.prefix))
+            });
+            all.truncate(self.capacity);
+        }
         self.evictions = merged.evictions + other.evictions + cut;
         self.first_eviction_after_keys = [
             merged.first_eviction_after_keys,

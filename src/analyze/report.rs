@@ -8,7 +8,9 @@ use serde::Serialize;
 
 use crate::analyze::keyfmt::{write_csv_field, JsonKey};
 use crate::analyze::scan::{FileInfo, Status};
-use crate::analyze::stats::{Counts, Ranked, Stats, FREQ_CLASSES, IDLE_CLASSES, TTL_CLASSES};
+use crate::analyze::stats::{
+    Counts, Ranked, Stats, FREQ_CLASSES, IDLE_CLASSES, KINDS, TTL_CLASSES,
+};
 use crate::rdb::types::Kind;
 
 /// Prefixes listed in reports (the summary itself holds up to its capacity).
@@ -125,15 +127,15 @@ impl Serialize for KeyBytes {
 impl KeyRow {
     fn new(r: &Ranked) -> Self {
         KeyRow {
-            db: r.facts_db,
+            db: r.facts.db,
             key: KeyBytes(r.key.to_vec()),
             key_truncated: r.key_truncated,
-            kind: r.kind,
-            encoding: r.encoding,
-            elements: r.elements,
-            serialized_bytes: r.serialized_bytes,
-            memory: r.memory,
-            expire_at_ms: r.expire_at_ms,
+            kind: r.facts.kind,
+            encoding: r.facts.encoding,
+            elements: r.facts.elements,
+            serialized_bytes: r.facts.serialized_bytes,
+            memory: r.facts.memory,
+            expire_at_ms: r.facts.expire_at_ms,
         }
     }
 }
@@ -190,7 +192,7 @@ impl StatsReport {
         let mut dbs: BTreeMap<u64, Counts> = BTreeMap::new();
         let mut types: BTreeMap<Kind, Counts> = BTreeMap::new();
         let mut encodings = Vec::new();
-        for (&(db, kind, encoding), c) in &s.breakdown {
+        for (&(db, kind, encoding), c) in &s.breakdown.sorted() {
             dbs.entry(db).or_default().merge(c);
             types.entry(kind).or_default().merge(c);
             encodings.push(EncodingRow {
@@ -273,9 +275,10 @@ impl StatsReport {
             ttl: classes(&TTL_CLASSES, &s.ttl),
             lfu_freq: (s.freq.iter().sum::<u64>() > 0).then(|| classes(&freq_names, &s.freq)),
             lru_idle: (s.idle.iter().sum::<u64>() > 0).then(|| classes(&idle_names, &s.idle)),
-            element_percentiles: s
-                .elements
+            element_percentiles: KINDS
                 .iter()
+                .zip(&s.elements)
+                .filter(|(_, h)| h.total() > 0)
                 .map(|(&kind, h)| Percentiles {
                     kind,
                     keys: h.total(),

@@ -1,7 +1,8 @@
 //! The fast scan behind `stats` and `keys`: records are skimmed (no per-element
 //! checks, see [`Depth::Skim`]) by one thread over the memory-mapped file and handed
-//! in batches to worker threads, which decode key names, apply the key filter,
-//! count elements from blob headers and estimate memory. Each worker feeds its own
+//! in batches to worker threads (the reader takes a batch itself when they are all
+//! busy), which decode key names, apply the key filter, count elements from blob
+//! headers and estimate memory. Each worker feeds its own
 //! sink (a [`Stats`](crate::analyze::stats::Stats) or a row writer); the caller merges them.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -299,6 +300,55 @@ fn inline<S>(
     (vec![sink], error)
 }
 
+/// Shared by the reader and the workers of a threaded scan.
+struct Shared<'s, 'f, S> {
+    scope: &'s Scope<'f>,
+    add: &'s AddKey<'s, S>,
+    stop: AtomicBool,
+    /// The earliest failure in a key, by file offset.
+    failed: Mutex<Option<(u64, Error)>>,
+}
+
+impl<S> Shared<'_, '_, S> {
+    /// Hands a batch's keys to `sink`; false once the scan must stop.
+    fn run_batch(
+        &self,
+        keys_before: u64,
+        batch: &[KeyRecord<'_>],
+        scratch: &mut Scratch,
+        sink: &mut S,
+    ) -> bool {
+        for (i, k) in batch.iter().enumerate() {
+            match visit(
+                k,
+                keys_before + i as u64,
+                self.scope,
+                scratch,
+                sink,
+                self.add,
+            ) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.stop.store(true, Ordering::Relaxed);
+                    return false;
+                }
+                Err(e) => {
+                    let mut f = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+                    if f.as_ref().is_none_or(|(at, _)| k.offset < *at) {
+                        *f = Some((k.offset, e));
+                    }
+                    self.stop.store(true, Ordering::Relaxed);
+                    return false;
+                }
+            }
+        }
+        !self.stop.load(Ordering::Relaxed)
+    }
+}
+
+/// The reader thread parses records and queues batches for `workers` threads; when
+/// the queue is full it works through the batch itself instead of waiting, so on N
+/// cores N-1 workers plus the reader keep every core busy without oversubscribing.
 fn threaded<'a, S: Send>(
     reader: &mut RdbReader<'a>,
     first: Option<KeyRecord<'a>>,
@@ -307,15 +357,18 @@ fn threaded<'a, S: Send>(
     new_sink: &NewSink<'_, S>,
     add: &AddKey<'_, S>,
 ) -> (Vec<S>, Option<Error>) {
-    let stop = AtomicBool::new(false);
-    // The earliest worker failure, by file offset.
-    let failed: Mutex<Option<(u64, Error)>> = Mutex::new(None);
+    let shared = Shared {
+        scope,
+        add,
+        stop: AtomicBool::new(false),
+        failed: Mutex::new(None),
+    };
     let (tx, rx) = mpsc::sync_channel::<(u64, Vec<KeyRecord<'a>>)>(2 * workers + 2);
     let rx = Mutex::new(rx);
     let (sinks, scan_error) = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
-                let (rx, stop, failed) = (&rx, &stop, &failed);
+                let (rx, shared) = (&rx, &shared);
                 s.spawn(move || {
                     let mut sink = new_sink(scope.info);
                     let mut scratch = Scratch::default();
@@ -324,31 +377,7 @@ fn threaded<'a, S: Send>(
                         .map_err(|_| ())
                         .and_then(|r| r.recv().map_err(|_| ()))
                     {
-                        for (i, k) in batch.iter().enumerate() {
-                            match visit(
-                                k,
-                                keys_before + i as u64,
-                                scope,
-                                &mut scratch,
-                                &mut sink,
-                                add,
-                            ) {
-                                Ok(true) => {}
-                                Ok(false) => {
-                                    stop.store(true, Ordering::Relaxed);
-                                    break;
-                                }
-                                Err(e) => {
-                                    let mut f = failed.lock().unwrap_or_else(|p| p.into_inner());
-                                    if f.as_ref().is_none_or(|(at, _)| k.offset < *at) {
-                                        *f = Some((k.offset, e));
-                                    }
-                                    stop.store(true, Ordering::Relaxed);
-                                    break;
-                                }
-                            }
-                        }
-                        if stop.load(Ordering::Relaxed) {
+                        if !shared.run_batch(keys_before, &batch, &mut scratch, &mut sink) {
                             break;
                         }
                     }
@@ -356,15 +385,30 @@ fn threaded<'a, S: Send>(
                 })
             })
             .collect();
+        let mut own_sink = new_sink(scope.info);
+        let mut own_scratch = Scratch::default();
         let mut batch: Vec<KeyRecord<'a>> = Vec::with_capacity(16);
         batch.extend(first);
         let mut keys_before = 0u64;
         let scan_error = loop {
             if batch.len() >= BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                let full = std::mem::take(&mut batch);
                 let n = full.len() as u64;
-                if stop.load(Ordering::Relaxed) || tx.send((keys_before, full)).is_err() {
+                if shared.stop.load(Ordering::Relaxed) {
                     break None;
+                }
+                match tx.try_send((keys_before, full)) {
+                    Ok(()) => batch = Vec::with_capacity(BATCH),
+                    Err(mpsc::TrySendError::Full((_, mut full))) => {
+                        let more =
+                            shared.run_batch(keys_before, &full, &mut own_scratch, &mut own_sink);
+                        full.clear();
+                        batch = full;
+                        if !more {
+                            break None;
+                        }
+                    }
+                    Err(mpsc::TrySendError::Disconnected(_)) => break None,
                 }
                 keys_before += n;
             }
@@ -375,18 +419,22 @@ fn threaded<'a, S: Send>(
                 Err(e) => break Some(e),
             }
         };
-        if !batch.is_empty() {
-            let _ = tx.send((keys_before, batch));
+        if !batch.is_empty() && !shared.stop.load(Ordering::Relaxed) {
+            shared.run_batch(keys_before, &batch, &mut own_scratch, &mut own_sink);
         }
         drop(tx);
-        let sinks: Vec<S> = handles
+        let mut sinks: Vec<S> = handles
             .into_iter()
             .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect();
+        sinks.push(own_sink);
         (sinks, scan_error)
     });
-    let worker_error = failed.into_inner().unwrap_or_else(|p| p.into_inner());
-    // A worker failure lies in a record the reader passed, so it comes first in the file.
+    let worker_error = shared
+        .failed
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner());
+    // A key's failure lies in a record the reader passed, so it comes first in the file.
     let error = match (worker_error, scan_error) {
         (Some((_, e)), _) => Some(e),
         (None, e) => e,

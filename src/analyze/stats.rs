@@ -8,7 +8,7 @@ use crate::analyze::topk::TopK;
 use crate::rdb::types::Kind;
 
 /// Everything known about one key after the scan (no element data).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KeyFacts {
     pub db: u64,
     pub kind: Kind,
@@ -64,20 +64,14 @@ pub struct Ranked {
     pub score: u64,
     pub key: Box<[u8]>,
     pub key_truncated: bool,
-    pub facts_db: u64,
-    pub kind: Kind,
-    pub encoding: &'static str,
-    pub elements: u64,
-    pub serialized_bytes: u64,
-    pub memory: u64,
-    pub expire_at_ms: Option<i64>,
+    pub facts: KeyFacts,
 }
 
 impl Ord for Ranked {
     fn cmp(&self, o: &Self) -> std::cmp::Ordering {
         self.score
             .cmp(&o.score)
-            .then_with(|| o.facts_db.cmp(&self.facts_db))
+            .then_with(|| o.facts.db.cmp(&self.facts.db))
             .then_with(|| o.key.cmp(&self.key))
     }
 }
@@ -93,16 +87,70 @@ impl Ranked {
             score,
             key: key[..key.len().min(MAX_KEY_BYTES)].into(),
             key_truncated: key.len() > MAX_KEY_BYTES,
-            facts_db: f.db,
-            kind: f.kind,
-            encoding: f.encoding,
-            elements: f.elements,
-            serialized_bytes: f.serialized_bytes,
-            memory: f.memory,
-            expire_at_ms: f.expire_at_ms,
+            facts: *f,
         }
     }
 }
+
+/// (db, type, encoding).
+pub type BreakdownKey = (u64, Kind, &'static str);
+
+/// Counters per (db, type, encoding). A file has a handful of these combinations, so
+/// the first ones live in a short list searched linearly (far cheaper per key than a
+/// tree ordered by strings); a hostile file with thousands of dbs spills into a map.
+#[derive(Clone, Debug, Default)]
+pub struct Breakdown {
+    listed: Vec<(BreakdownKey, Counts)>,
+    rest: BTreeMap<BreakdownKey, Counts>,
+}
+
+/// Combinations kept in [`Breakdown`]'s list.
+const BREAKDOWN_LISTED: usize = 32;
+
+impl Breakdown {
+    fn entry(&mut self, (db, kind, encoding): BreakdownKey) -> &mut Counts {
+        // Encodings are static strings: equal addresses settle most comparisons.
+        let pos = self.listed.iter().position(|((d, k, e), _)| {
+            *d == db && *k == kind && (std::ptr::eq(*e, encoding) || *e == encoding)
+        });
+        match pos {
+            Some(i) => &mut self.listed[i].1,
+            None if self.listed.len() < BREAKDOWN_LISTED
+                && !self.rest.contains_key(&(db, kind, encoding)) =>
+            {
+                self.listed.push(((db, kind, encoding), Counts::default()));
+                &mut self.listed.last_mut().expect("just pushed").1
+            }
+            None => self.rest.entry((db, kind, encoding)).or_default(),
+        }
+    }
+
+    fn merge(&mut self, o: &Breakdown) {
+        for (k, c) in o.listed.iter().map(|(k, c)| (k, c)).chain(&o.rest) {
+            self.entry(*k).merge(c);
+        }
+    }
+
+    /// Every combination, in (db, type, encoding) order.
+    pub fn sorted(&self) -> BTreeMap<BreakdownKey, Counts> {
+        let mut all = self.rest.clone();
+        for (k, c) in &self.listed {
+            all.entry(*k).or_default().merge(c);
+        }
+        all
+    }
+}
+
+/// Every type, in [`Kind`] order (the index of [`Stats::elements`]).
+pub const KINDS: [Kind; 7] = [
+    Kind::String,
+    Kind::List,
+    Kind::Set,
+    Kind::Zset,
+    Kind::Hash,
+    Kind::Stream,
+    Kind::Module,
+];
 
 /// Settings of one stats run.
 #[derive(Clone, Debug)]
@@ -164,8 +212,7 @@ pub struct Stats {
     /// Reference time for expiry classes, ms since the epoch.
     pub now_ms: Option<i64>,
     pub total: Counts,
-    /// Per (db, type, encoding).
-    pub breakdown: BTreeMap<(u64, Kind, &'static str), Counts>,
+    pub breakdown: Breakdown,
     pub top_memory: TopK<Ranked>,
     pub top_elements: TopK<Ranked>,
     pub big_keys: TopK<Ranked>,
@@ -174,7 +221,8 @@ pub struct Stats {
     pub ttl: [u64; 6],
     pub freq: [u64; 8],
     pub idle: [u64; 7],
-    pub elements: BTreeMap<Kind, LogHistogram>,
+    /// Element counts per type, indexed like [`KINDS`].
+    pub elements: [LogHistogram; KINDS.len()],
 }
 
 impl Stats {
@@ -183,7 +231,7 @@ impl Stats {
             settings: settings.clone(),
             now_ms,
             total: Counts::default(),
-            breakdown: BTreeMap::new(),
+            breakdown: Breakdown::default(),
             top_memory: TopK::new(settings.top),
             top_elements: TopK::new(settings.top),
             big_keys: TopK::new(settings.big_keys_listed),
@@ -196,7 +244,7 @@ impl Stats {
             ttl: [0; 6],
             freq: [0; 8],
             idle: [0; 7],
-            elements: BTreeMap::new(),
+            elements: std::array::from_fn(|_| LogHistogram::default()),
         }
     }
 
@@ -205,7 +253,6 @@ impl Stats {
         self.total.add(f, expired);
         self.breakdown
             .entry((f.db, f.kind, f.encoding))
-            .or_default()
             .add(f, expired);
         if self.top_memory.admits(|m| f.memory >= m.score) {
             self.top_memory.push(Ranked::new(f.memory, key, f));
@@ -232,14 +279,12 @@ impl Stats {
         if let Some(s) = f.idle_seconds {
             self.idle[IDLE_CLASSES.iter().position(|c| s < c.1).unwrap_or(6)] += 1;
         }
-        self.elements.entry(f.kind).or_default().add(f.elements);
+        self.elements[f.kind as usize].add(f.elements);
     }
 
     pub fn merge(&mut self, o: Stats) {
         self.total.merge(&o.total);
-        for (k, c) in &o.breakdown {
-            self.breakdown.entry(*k).or_default().merge(c);
-        }
+        self.breakdown.merge(&o.breakdown);
         self.top_memory.merge(o.top_memory);
         self.top_elements.merge(o.top_elements);
         self.big_keys.merge(o.big_keys);
@@ -254,8 +299,8 @@ impl Stats {
         for (a, b) in self.idle.iter_mut().zip(o.idle) {
             *a += b;
         }
-        for (k, h) in &o.elements {
-            self.elements.entry(*k).or_default().merge(h);
+        for (mine, theirs) in self.elements.iter_mut().zip(&o.elements) {
+            mine.merge(theirs);
         }
     }
 }

@@ -144,10 +144,11 @@ pub fn run(a: &StatsArgs) -> std::io::Result<u8> {
         big_string_bytes: a.big_string_bytes,
         ..Settings::default()
     };
-    // One file: a reader thread and a worker per core. Several files: files in
-    // parallel, one worker each.
+    // One file: the reader thread (which also takes batches when the workers are
+    // busy) and a worker per other core. Several files: files in parallel, one
+    // worker each.
     let scanned: Vec<Scanned> = if a.paths.len() == 1 {
-        let workers = rayon::current_num_threads().max(1);
+        let workers = rayon::current_num_threads().saturating_sub(1);
         vec![scan_file(&a.paths[0], a, &settings, workers)]
     } else {
         a.paths
