@@ -23,7 +23,8 @@ pub struct FileInfo {
     pub ctime: Option<i64>,
     /// `redis 7.0.15`, `valkey 9.1.2`...
     pub producer: Option<String>,
-    /// The version number alone, for the memory model.
+    /// The version as the memory model takes it: `7.0.15`, or `valkey-8.1.1` (Valkey
+    /// files also carry a `redis-ver` of the Redis release they are compatible with).
     pub server_version: Option<String>,
 }
 
@@ -60,7 +61,6 @@ pub struct Outcome<S> {
 pub struct Scope<'f> {
     pub filter: KeyFilter,
     pub model: MemoryModel,
-    pub embed: EmbedRule,
     pub info: &'f FileInfo,
 }
 
@@ -107,7 +107,7 @@ pub fn scan<S: Send>(
                     }
                     "valkey-ver" => {
                         info.producer = Some(format!("valkey {v}"));
-                        info.server_version = Some(v);
+                        info.server_version = Some(format!("valkey-{v}"));
                     }
                     _ => {}
                 }
@@ -121,7 +121,6 @@ pub fn scan<S: Send>(
     let scope = Scope {
         filter: filter_for(info.ctime.map(|s| s.saturating_mul(1000))),
         model: MemoryModel::new(reader.header(), info.server_version.as_deref()),
-        embed: EmbedRule::for_file(&info),
         info: &info,
     };
     let first = match first {
@@ -149,7 +148,6 @@ pub fn facts(
     key: &[u8],
     keys_before: u64,
     model: &MemoryModel,
-    rule: EmbedRule,
     buf: &mut Vec<u8>,
 ) -> Result<KeyFacts, Error> {
     let ctx = |e: Error| {
@@ -160,7 +158,7 @@ pub fn facts(
     Ok(KeyFacts {
         db: k.db.unwrap_or(0),
         kind: k.info.kind,
-        encoding: encoding(k, key.len(), rule),
+        encoding: encoding(k, key.len(), model),
         elements: elements::count(k, buf).map_err(ctx)?,
         serialized_bytes: k.value_info.stored_bytes,
         memory: model.estimate(k, key).map_err(ctx)?,
@@ -170,62 +168,22 @@ pub fn facts(
     })
 }
 
-/// How the server that wrote the file decides whether a string lives inside its object
-/// (`embstr`) when it loads it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EmbedRule {
-    /// Redis (and Valkey before 8.1): values up to 44 bytes.
-    Redis,
-    /// Valkey 8.1+ embeds the key too: object header (8), key sds with its header-size
-    /// byte and the value's sds8 must fit in this many bytes (64 in 8.1, 128 from 9.0).
-    /// Checked against OBJECT ENCODING of valkey 8.1.1 and 9.1.2.
-    ValkeyWithKey(usize),
-}
-
-impl EmbedRule {
-    pub fn for_file(info: &FileInfo) -> EmbedRule {
-        let valkey = info
-            .producer
-            .as_deref()
-            .and_then(|p| p.strip_prefix("valkey "));
-        let version = valkey.map(|v| {
-            let mut it = v.split('.').map(|x| x.parse::<u32>().unwrap_or(0));
-            (it.next().unwrap_or(0), it.next().unwrap_or(0))
-        });
-        let magic_valkey = info
-            .header
-            .is_some_and(|h| h.dialect == crate::rdb::Dialect::Valkey);
-        match version {
-            Some(v) if v >= (9, 0) => EmbedRule::ValkeyWithKey(128),
-            Some(v) if v >= (8, 1) => EmbedRule::ValkeyWithKey(64),
-            None if magic_valkey => EmbedRule::ValkeyWithKey(128),
-            _ => EmbedRule::Redis,
-        }
-    }
-
-    fn embeds(self, key_len: usize, value_len: usize) -> bool {
-        match self {
-            EmbedRule::Redis => value_len <= 44,
-            EmbedRule::ValkeyWithKey(limit) => {
-                let key = crate::analyze::memory::sds_header(key_len) as usize + key_len + 2;
-                value_len <= 255 && 8 + key + 3 + value_len < limit
-            }
-        }
-    }
-}
-
 /// The encoding: for strings the one the server gives them on load (`int` when the
-/// text is a canonical 64-bit integer, else `embstr` or `raw` by [`EmbedRule`]); for
-/// other types the encoding stored in the file.
-pub fn encoding(k: &KeyRecord<'_>, key_len: usize, rule: EmbedRule) -> &'static str {
+/// text is a canonical 64-bit integer, else `embstr` or `raw` by the size rule of the
+/// server that wrote the file); for other types the encoding stored in the file.
+pub fn encoding(k: &KeyRecord<'_>, key_len: usize, model: &MemoryModel) -> &'static str {
     use crate::rdb::{RdbStr, Value};
     let Value::String(s) = k.value else {
         return k.info.encoding;
     };
+    let embeds = match model.valkey {
+        Some(layout) => layout.embeds(key_len, s.len(), k.expire_ms.is_some()),
+        None => s.len() <= 44,
+    };
     match s {
         RdbStr::Int(_) => "int",
         RdbStr::Raw(b) if crate::analyze::memory::is_canonical_long(b) => "int",
-        s if rule.embeds(key_len, s.len()) => "embstr",
+        _ if embeds => "embstr",
         _ => "raw",
     }
 }
@@ -254,14 +212,7 @@ fn visit<S>(
     if !scope.filter.is_pass_all() && !scope.filter.matches(k, key) {
         return Ok(true);
     }
-    let f = facts(
-        k,
-        key,
-        keys_before,
-        &scope.model,
-        scope.embed,
-        &mut scratch.blob,
-    )?;
+    let f = facts(k, key, keys_before, &scope.model, &mut scratch.blob)?;
     Ok(add(sink, key, &f).is_ok())
 }
 

@@ -1,7 +1,7 @@
 //! Lists, sets, sorted sets and hashes: blob encodings by their length, hashtable and
 //! skiplist encodings element by element (lengths only; nothing is decompressed).
 
-use super::{size, text_len, Generation, MemoryModel};
+use super::{size, text_len, Generation, MemoryModel, ValkeyLayout};
 use crate::error::{Error, Result};
 use crate::rdb::cursor::Cursor;
 use crate::rdb::value::{HashTtlLayout, Value};
@@ -76,7 +76,12 @@ pub(super) fn estimate(m: &MemoryModel, v: &Value<'_>) -> Result<u64> {
                 strings += m.member_sds(text_len(&s));
             }
             let g = Growth::set(m, all_integers);
-            Ok(size::ROBJ + dict(m, count, g) + count * size::DICT_ENTRY + strings)
+            let entries = if m.valkey == Some(ValkeyLayout::V80) {
+                no_value_entries(count)
+            } else {
+                count * size::DICT_ENTRY
+            };
+            Ok(size::ROBJ + dict(m, count, g) + entries + strings)
         }
         Value::Zset {
             count,
@@ -134,6 +139,15 @@ pub(super) fn estimate(m: &MemoryModel, v: &Value<'_>) -> Result<u64> {
             "internal: not a collection value".to_string(),
         )),
     }
+}
+
+/// Valkey 8.0 keeps a set member that is alone in (or last in) its bucket without an
+/// entry; the others take a 16-byte key-and-next entry. Of n members in b buckets about
+/// n - b(1 - e^(-n/b)) need one.
+fn no_value_entries(n: u64) -> u64 {
+    let b = n.max(4).next_power_of_two() as f64;
+    let n = n as f64;
+    (16.0 * (n - b * (1.0 - (-n / b).exp()))).round() as u64
 }
 
 /// A quicklist whose nodes hold blobs of these lengths.
@@ -283,14 +297,21 @@ fn field(m: &MemoryModel, len: usize, has_ttl: bool) -> u64 {
 /// A skiplist-encoded sorted set of `n` members whose sds cost `strings` in total (8.2+:
 /// whose nodes with their embedded members and dictEntries cost `strings`).
 fn skiplist(m: &MemoryModel, n: u64, strings: u64) -> u64 {
-    let header_node =
-        m.usable(size::ZSKIPLIST_NODE + size::ZSKIPLIST_LEVEL * size::ZSKIPLIST_MAXLEVEL);
-    let fixed =
-        size::ROBJ + size::ZSET + size::ZSKIPLIST + dict(m, n, Growth::zset(m)) + header_node;
+    let fixed = size::ROBJ + size::ZSET + size::ZSKIPLIST + dict(m, n, Growth::zset(m));
     if m.generation == Generation::Redis82 {
-        return fixed + SKIPLIST_EXTRA_82 + strings;
+        return fixed + header_node(m) + SKIPLIST_EXTRA_82 + strings;
     }
-    fixed + strings + n * size::DICT_ENTRY + (n as f64 * expected_node(m)).round() as u64
+    fixed + n * size::DICT_ENTRY + skiplist_nodes(m, n, strings)
+}
+
+/// The skiplist's header node.
+fn header_node(m: &MemoryModel) -> u64 {
+    m.usable(size::ZSKIPLIST_NODE + size::ZSKIPLIST_LEVEL * size::ZSKIPLIST_MAXLEVEL)
+}
+
+/// A skiplist's nodes (header included) for `n` members whose sds cost `strings`.
+pub(super) fn skiplist_nodes(m: &MemoryModel, n: u64, strings: u64) -> u64 {
+    header_node(m) + strings + (n as f64 * expected_node(m)).round() as u64
 }
 
 /// 8.2+: bytes a skiplist-encoded sorted set counts beyond the 7.x structures (measured on
@@ -318,7 +339,7 @@ fn is_integer(s: &RdbStr<'_>) -> bool {
     }
 }
 
-fn skip_score(c: &mut Cursor<'_>, binary: bool) -> Result<()> {
+pub(super) fn skip_score(c: &mut Cursor<'_>, binary: bool) -> Result<()> {
     if binary {
         c.take(8)?;
     } else {

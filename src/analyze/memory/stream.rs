@@ -1,7 +1,7 @@
 //! Streams: the node radix tree, the node listpacks, and each consumer group's and
 //! consumer's pending-entry trees, priced as `objectComputeSize` prices them.
 
-use super::{size, text_len, Generation, MemoryModel};
+use super::{size, text_len, Generation, MemoryModel, ValkeyLayout};
 use crate::error::Result;
 use crate::rdb::value::Region;
 
@@ -22,7 +22,9 @@ pub(super) fn estimate(m: &MemoryModel, version: u8, body: Region<'_>) -> Result
         }
         tree.add(&buf);
         let len = text_len(&c.string()?) as u64;
-        listpacks += m.usable(if i + 1 == nodes {
+        // Valkey 8.1+ is priced as loaded from the file: each listpack at its length.
+        let open_node = i + 1 == nodes && m.valkey < Some(ValkeyLayout::V81);
+        listpacks += m.usable(if open_node {
             len.max(NODE_PREALLOC)
         } else {
             len

@@ -39,7 +39,17 @@ fn generations_from_versions() {
     assert_eq!(m86.generation, Generation::Redis82);
     assert!(m86.is_calibrated(crate::rdb::types::Kind::Hash));
     assert!(!m86.is_calibrated(crate::rdb::types::Kind::Stream));
-    assert!(!MemoryModel::new(h(11), Some("valkey-8.0.1")).validated);
+    let v80 = MemoryModel::new(h(11), Some("valkey-8.0.1"));
+    assert_eq!(v80.valkey, Some(ValkeyLayout::V80));
+    assert!(v80.is_calibrated(crate::rdb::types::Kind::Stream));
+    let v81 = MemoryModel::new(h(11), Some("valkey-8.1.1"));
+    assert!(v81.is_calibrated(crate::rdb::types::Kind::Set));
+    assert!(!v81.is_calibrated(crate::rdb::types::Kind::Stream));
+    assert_eq!(
+        MemoryModel::new(h(11), Some("valkey-7.2.5")).valkey,
+        None,
+        "Valkey 7.2 is Redis 7.2"
+    );
 }
 
 #[test]
