@@ -13,5 +13,6 @@ mod memory_servers;
 mod restore;
 mod rewrite;
 mod robustness;
+mod salvage_damage;
 mod servers;
 mod stats;

@@ -9,9 +9,15 @@
 //! a few comparisons each, and every parse is bounded by the bytes left, so the work
 //! per candidate is bounded by what a valid chain would consume.
 //!
-//! The record just before a failure is held back: a damaged length can make a record
-//! parse "successfully" by swallowing the start of the next one. If a confirmed chain
-//! starts inside the held record, that record is reported lost instead of emitted.
+//! The last [`HOLD`] records before a failure are held back: a damaged length can make
+//! a record parse "successfully" by swallowing the records after it (a few misaligned
+//! records may follow before anything fails). If a confirmed chain starts inside a
+//! held record, that record and the held ones after it are reported lost instead of
+//! emitted (the chain reads again whichever of them are real).
+//!
+//! Among confirmed chains the walker does not simply take the first: a later one that
+//! starts inside its span competes with it ([`Walker::prefer`]), so garbage read as a
+//! long string cannot hide the real records behind it.
 
 use crate::error::Error;
 use crate::rdb::cursor::Cursor;
@@ -19,6 +25,8 @@ use crate::rdb::header::{Header, HEADER_LEN};
 use crate::rdb::record::{self, opcode, State};
 use crate::rdb::{types, Checker, Record};
 
+/// Records held back before they are emitted (see the module doc).
+const HOLD: usize = 4;
 /// Records from a candidate on that must parse (fewer when EOF comes first).
 pub const CONFIRM: usize = 3;
 /// The same when binary key names are allowed (a retry after a scan that found
@@ -33,10 +41,28 @@ const MAX_CANDIDATE_KEY: u64 = 1024;
 const MAX_CONFIRM_KEY: usize = 64 << 10;
 /// Db numbers above this are not believed at a candidate (servers allow 16 by default).
 const MAX_CANDIDATE_DB: u64 = 1 << 16;
+/// Candidates further than this after the current best one do not compete with it
+/// (a scan through a huge real value after damage stays bounded).
+const MAX_COMPETITION: usize = 64 << 20;
+/// Confirmed candidates remembered per scan, and rounds played between them.
+const MAX_RIVALS: usize = 64;
+const MAX_ROUNDS: usize = 4;
+/// Records each chain may read while two candidates compete.
+const PREFER_RECORDS: usize = 4096;
+/// Boundaries remembered per scan (memory stays bounded on a huge damaged span).
+const MAX_DEAD_ENDS: usize = 1 << 20;
 /// This many zero bytes where a record should start are damage, not empty keys.
 const ZERO_RUN: usize = 16;
 /// Plausible absolute expiry times at a candidate: 2000-01-01 .. 2200-01-01 (ms).
 const EXPIRE_MS_RANGE: std::ops::Range<i64> = 946_684_800_000..7_258_118_400_000;
+
+/// Where the walk failed: the start of the record that did not parse, and the byte
+/// where its error was found.
+#[derive(Clone, Copy)]
+struct Failure {
+    record: usize,
+    error: usize,
+}
 
 /// One step of the walk.
 #[derive(Debug)]
@@ -83,8 +109,8 @@ pub struct Walker<'a> {
     state: State,
     chk: Checker,
     pos: usize,
-    /// The last record parsed, not yet emitted: `(start, end, record, state before it)`.
-    held: Option<(usize, usize, Record<'a>, State)>,
+    /// The last records parsed, not yet emitted: `(start, end, record, state before it)`.
+    held: std::collections::VecDeque<(usize, usize, Record<'a>, State)>,
     /// Set once EOF was emitted or the data ran out.
     done: bool,
     /// Keys read intact so far, and how many of them were printable text: when nearly
@@ -94,6 +120,11 @@ pub struct Walker<'a> {
     keys_printable: u64,
     /// Set while retrying a resynchronisation that found nothing with text keys.
     allow_binary_keys: bool,
+    /// Record boundaries reached by a chain that failed during the current scan, with
+    /// how many records followed and where the failure was: a later candidate whose
+    /// chain lands on one knows its outcome there (this keeps a scan through a long
+    /// swallowing record linear).
+    dead_ends: std::collections::HashMap<usize, (usize, usize)>,
     /// Offset of the EOF opcode when reached.
     pub eof_offset: Option<u64>,
     queue: std::collections::VecDeque<Event<'a>>,
@@ -109,11 +140,12 @@ impl<'a> Walker<'a> {
             state: State::new(header),
             chk: Checker::new(true),
             pos: HEADER_LEN,
-            held: None,
+            held: Default::default(),
             done: false,
             keys_seen: 0,
             keys_printable: 0,
             allow_binary_keys: false,
+            dead_ends: Default::default(),
             eof_offset: None,
             queue: Default::default(),
         })
@@ -142,7 +174,7 @@ impl<'a> Walker<'a> {
     }
 
     fn release_held(&mut self) -> Option<Event<'a>> {
-        let (start, end, record, _) = self.held.take()?;
+        let (start, end, record, _) = self.held.pop_front()?;
         Some(Event::Record {
             start: start as u64,
             end: end as u64,
@@ -151,7 +183,7 @@ impl<'a> Walker<'a> {
     }
 
     fn step(&mut self) {
-        if self.pos >= self.data.len() && self.held.is_none() {
+        if self.pos >= self.data.len() && self.held.is_empty() {
             self.done = true;
             return;
         }
@@ -163,7 +195,8 @@ impl<'a> Walker<'a> {
                 self.recover(Error::corrupt(self.pos as u64, "zero-filled bytes"))
             }
             Ok((rec, end)) => {
-                if let Some(e) = self.release_held() {
+                if self.held.len() == HOLD {
+                    let e = self.release_held().expect("held");
                     self.queue.push_back(e);
                 }
                 let is_eof = matches!(rec, Record::Eof);
@@ -172,7 +205,7 @@ impl<'a> Walker<'a> {
                     self.keys_printable += k.key.as_raw().is_none_or(is_text) as u64;
                 }
                 self.state.apply(&rec);
-                self.held = Some((self.pos, end, rec, before));
+                self.held.push_back((self.pos, end, rec, before));
                 self.pos = end;
                 if is_eof {
                     self.eof_offset = Some(end as u64 - 1);
@@ -207,18 +240,36 @@ impl<'a> Walker<'a> {
         if let Some(r) = ctx.reading {
             lost.reason = format!("{} while reading {r}", lost.reason);
         }
-        // Scan from inside the held record: a confirmed chain there means its length
-        // was damaged and it swallowed the start of its successor.
-        let scan_from = self.held.as_ref().map_or(fail + 1, |h| h.0 + 1);
-        let found = self.resync(scan_from, fail);
-        match (found, self.held.take()) {
+        // Scan from inside the held records: a confirmed chain there means a length in
+        // one of them was damaged and it swallowed the start of its successors.
+        let scan_from = self.held.front().map_or(fail + 1, |h| h.0 + 1);
+        let found = self.resync(
+            scan_from,
+            Failure {
+                record: fail,
+                error: (err.offset() as usize).max(fail),
+            },
+        );
+        let first_dropped = match found {
+            Some(c) if c < fail => self.held.iter().position(|h| h.1 > c),
+            _ => None,
+        };
+        let kept = first_dropped.unwrap_or(self.held.len());
+        for _ in 0..kept {
+            let e = self.release_held().expect("held");
+            self.queue.push_back(e);
+        }
+        match (found, self.held.front()) {
             (Some(c), Some((start, end, rec, st))) if c < fail => {
-                // Drop the held record; the state goes back to before it.
-                self.state = st;
-                let key = match &rec {
+                // Drop the held records from the one `c` is in; the state goes back to
+                // before it.
+                let (start, end) = (*start, *end);
+                self.state = st.clone();
+                let key = match rec {
                     Record::Key(k) => k.key.to_vec().ok(),
                     _ => None,
                 };
+                self.held.clear();
                 lost = LostRange {
                     start: start as u64,
                     end: c as u64,
@@ -235,19 +286,16 @@ impl<'a> Walker<'a> {
                     resumed_with_selectdb: false,
                 };
             }
-            (_, Some((start, end, rec, _))) => {
-                if let Record::Key(k) = &rec {
-                    if end == fail && !err.is_truncated() {
+            _ => {
+                if let Some((_, end, Record::Key(k), _)) = self.held.back() {
+                    if *end == fail && !err.is_truncated() {
                         lost.suspect_key = k.key.to_vec().ok();
                     }
                 }
-                self.queue.push_back(Event::Record {
-                    start: start as u64,
-                    end: end as u64,
-                    record: rec,
-                })
+                while let Some(e) = self.release_held() {
+                    self.queue.push_back(e);
+                }
             }
-            _ => {}
         }
         match found {
             Some(c) => {
@@ -270,7 +318,7 @@ impl<'a> Walker<'a> {
 
     /// The first confirmed resynchronisation point at or after `from`; chains that
     /// start before `fail` must reach past it.
-    fn resync(&mut self, from: usize, fail: usize) -> Option<usize> {
+    fn resync(&mut self, from: usize, fail: Failure) -> Option<usize> {
         if let Some(c) = self.scan(from, fail) {
             return Some(c);
         }
@@ -280,68 +328,202 @@ impl<'a> Walker<'a> {
         c
     }
 
-    fn scan(&mut self, from: usize, fail: usize) -> Option<usize> {
-        let dialect = self.state.header.dialect;
-        let version = self.state.header.version;
-        let is_key_meta = |b: u8| b == opcode::KEY_META_OR_SLOT_IMPORT && version >= 13;
+    /// The best confirmed chain start at or after `from`. The first confirmed candidate
+    /// is not simply taken: garbage can read as a record whose length swallows real
+    /// records and still be followed by records that parse (misaligned, or real ones
+    /// after it). So every candidate inside the span that confirmed the current best
+    /// competes with it ([`Self::prefer`]), and the scan ends past that span.
+    fn scan(&mut self, from: usize, fail: Failure) -> Option<usize> {
+        self.dead_ends.clear();
+        let mut best: Option<(usize, usize)> = None;
+        let mut rivals = Vec::new();
         for c in from..self.data.len() {
-            if c == fail {
+            if let Some((b, span_end)) = best {
+                if c >= span_end || c >= b + MAX_COMPETITION {
+                    break;
+                }
+            }
+            if c == fail.record || !self.plausible_start(c) {
                 continue;
             }
-            let b = self.data[c];
-            let plausible_start = match b {
-                opcode::EOF => c + 1 == self.data.len() || c + 9 == self.data.len(),
-                opcode::SELECTDB
-                | opcode::RESIZEDB
-                | opcode::AUX
-                | opcode::EXPIRETIME_MS
-                | opcode::EXPIRETIME
-                | opcode::IDLE
-                | opcode::FREQ
-                | opcode::FUNCTION2
-                | opcode::MODULE_AUX
-                | opcode::SLOT_INFO => true,
-                b if is_key_meta(b) => true,
-                b => types::lookup(b, dialect).is_some() && key_len_ok(&self.data[c + 1..]),
+            let Some(end) = self.confirm(c, fail) else {
+                continue;
             };
-            if plausible_start && self.confirm(c, fail) {
-                return Some(c);
+            match best {
+                Some((b, _)) if !self.beats(c, b) => {}
+                _ => best = Some((c, end)),
+            }
+            if rivals.len() < MAX_RIVALS {
+                rivals.push(c);
+            }
+        }
+        // A candidate that lost to an earlier best may beat the later one that
+        // replaced it: play the rivals against the winner until it stays.
+        let mut best = best?.0;
+        for _ in 0..MAX_ROUNDS {
+            let before = best;
+            for &r in &rivals {
+                if r != best && self.beats(r, best) {
+                    best = r;
+                }
+            }
+            if best == before {
+                break;
+            }
+        }
+        Some(best)
+    }
+
+    /// Whether resuming at `x` is better than at `y`.
+    fn beats(&mut self, x: usize, y: usize) -> bool {
+        if x > y {
+            self.prefer(x, y, self.kept_by(y, x))
+        } else {
+            !self.prefer(y, x, self.kept_by(x, y))
+        }
+    }
+
+    /// Cheap test of the byte at `c`: an opcode, or a type id followed by a plausible
+    /// key length.
+    fn plausible_start(&self, c: usize) -> bool {
+        let version = self.state.header.version;
+        match self.data[c] {
+            opcode::EOF => c + 1 == self.data.len() || c + 9 == self.data.len(),
+            opcode::SELECTDB
+            | opcode::RESIZEDB
+            | opcode::AUX
+            | opcode::EXPIRETIME_MS
+            | opcode::EXPIRETIME
+            | opcode::IDLE
+            | opcode::FREQ
+            | opcode::FUNCTION2
+            | opcode::MODULE_AUX
+            | opcode::SLOT_INFO => true,
+            opcode::KEY_META_OR_SLOT_IMPORT if version >= 13 => true,
+            b => {
+                types::lookup(b, self.state.header.dialect).is_some()
+                    && key_len_ok(&self.data[c + 1..])
+            }
+        }
+    }
+
+    /// Where a chain of plausible records that starts at `c` is confirmed: after at
+    /// least [`CONFIRM`] records (or EOF), and when it starts inside the held records,
+    /// as many as it takes to get past the byte where the walk's error was found. (A
+    /// damaged count in a hashtable set or skiplist zset swallows the records after it
+    /// as members; the real chain inside then runs for many records before the failure.
+    /// A cut file has no chain past its end, so its held records stay.)
+    fn confirm(&mut self, c: usize, fail: Failure) -> Option<usize> {
+        let mut st = self.state.clone();
+        let mut p = c;
+        // A chain that starts inside the held record overrules a record that parsed
+        // and passed the deep checks: it must be as long as a binary-key chain.
+        let records = if self.allow_binary_keys || c < fail.record {
+            CONFIRM_BINARY_KEYS
+        } else {
+            CONFIRM
+        };
+        let past = if c < fail.record { fail.error } else { c };
+        let mut path = Vec::new();
+        // Records read from `c`, and from the boundary where the chain stopped.
+        let (mut i, mut after) = (0, 0);
+        while i < records || p <= past {
+            if let Some(&(r, f)) = self.dead_ends.get(&p).filter(|_| i > 0) {
+                // The rest is known: `r` more records, then a failure at `f`.
+                (after, p) = (r, f);
+                break;
+            }
+            let Some((rec, end)) = self.plausible_at(p, &st, i == 0) else {
+                break;
+            };
+            st.apply(&rec);
+            path.push(p);
+            p = end;
+            i += 1;
+            if matches!(rec, Record::Eof) {
+                // EOF is only believed where the file ends, so such a chain is real
+                // even when the failure's error was found further (a misaligned read
+                // that ran off the end).
+                return (p > fail.record).then_some(p);
+            }
+        }
+        if i + after >= records && p > past {
+            return Some(p);
+        }
+        if self.dead_ends.len() < MAX_DEAD_ENDS {
+            let n = i + after;
+            for (j, b) in path.into_iter().enumerate().skip(1) {
+                self.dead_ends.insert(b, (n - j, p));
             }
         }
         None
     }
 
-    /// Whether a chain of plausible records starts at `c` (and passes `fail` when it
-    /// starts before it).
-    fn confirm(&mut self, c: usize, fail: usize) -> bool {
-        let mut st = self.state.clone();
-        let mut p = c;
-        // A chain that starts inside the held record overrules a record that parsed
-        // and passed the deep checks: it must be as long as a binary-key chain.
-        let records = if self.allow_binary_keys || c < fail {
-            CONFIRM_BINARY_KEYS
+    /// The record at `p` when it parses and is plausible (`first`: the first record of
+    /// a candidate chain, held to the shorter key limit).
+    fn plausible_at(&mut self, p: usize, st: &State, first: bool) -> Option<(Record<'a>, usize)> {
+        let max_key = if first {
+            MAX_CANDIDATE_KEY as usize
         } else {
-            CONFIRM
+            MAX_CONFIRM_KEY
         };
-        for i in 0..records {
-            let Ok((rec, end)) = parse_at(self.data, p, &st, &mut self.chk) else {
-                return false;
-            };
-            let max_key = if i == 0 {
-                MAX_CANDIDATE_KEY as usize
-            } else {
-                MAX_CONFIRM_KEY
-            };
-            if !self.chk_plausible(&rec, max_key) {
-                return false;
+        let (rec, end) = parse_at(self.data, p, st, &mut self.chk).ok()?;
+        let eof_misplaced =
+            matches!(rec, Record::Eof) && end != self.data.len() && end + 8 != self.data.len();
+        (!eof_misplaced && self.chk_plausible(&rec, max_key)).then_some((rec, end))
+    }
+
+    /// Held records that resuming at `p` keeps and resuming at `c` drops (`c < p`):
+    /// resuming inside the held records drops the one it is in and all after it.
+    fn kept_by(&self, c: usize, p: usize) -> usize {
+        self.held.iter().filter(|h| c < h.1 && h.1 <= p).count()
+    }
+
+    /// Whether the chain from `p` should replace the one from `c` (`c < p`, both
+    /// confirmed); `kept` records are counted for `p` up front (see [`Self::kept_by`]).
+    /// The two are followed side by side, always advancing the one behind: if they
+    /// meet on a common boundary, the one with more records up to it wins (a record
+    /// that swallowed real ones counts as one, and on a tie the earlier chain keeps its
+    /// records); if one fails or runs past the other's EOF first, the other wins.
+    /// Undecided after [`PREFER_RECORDS`] records: the earlier chain stays.
+    fn prefer(&mut self, p: usize, c: usize, kept: usize) -> bool {
+        struct Chain {
+            pos: usize,
+            st: State,
+            read: usize,
+            records: usize,
+            eof: bool,
+        }
+        let start = |pos, records| Chain {
+            pos,
+            st: self.state.clone(),
+            read: 0,
+            records,
+            eof: false,
+        };
+        let (mut early, mut late) = (start(c, 0), start(p, kept));
+        for _ in 0..PREFER_RECORDS * 2 {
+            if early.pos == late.pos {
+                return late.records > early.records;
             }
-            st.apply(&rec);
-            p = end;
-            if matches!(rec, Record::Eof) {
-                break;
+            let late_behind = late.pos < early.pos;
+            let x = if late_behind { &mut late } else { &mut early };
+            if x.eof {
+                // The other chain read past this one's EOF.
+                return late_behind;
+            }
+            match self.plausible_at(x.pos, &x.st, x.read == 0) {
+                Some((rec, end)) => {
+                    x.st.apply(&rec);
+                    x.eof = matches!(rec, Record::Eof);
+                    x.pos = end;
+                    x.read += 1;
+                    x.records += 1;
+                }
+                None => return !late_behind,
             }
         }
-        p > fail
+        false
     }
 
     fn chk_plausible(&self, rec: &Record<'_>, max_key: usize) -> bool {
