@@ -350,7 +350,7 @@ impl<'a> Walker<'a> {
                 continue;
             };
             match best {
-                Some((b, _)) if !self.beats(c, b) => {}
+                Some((b, _)) if !self.beats(c, b, fail) => {}
                 _ => best = Some((c, end)),
             }
             if rivals.len() < MAX_RIVALS {
@@ -363,7 +363,7 @@ impl<'a> Walker<'a> {
         for _ in 0..MAX_ROUNDS {
             let before = best;
             for &r in &rivals {
-                if r != best && self.beats(r, best) {
+                if r != best && self.beats(r, best, fail) {
                     best = r;
                 }
             }
@@ -375,11 +375,11 @@ impl<'a> Walker<'a> {
     }
 
     /// Whether resuming at `x` is better than at `y`.
-    fn beats(&mut self, x: usize, y: usize) -> bool {
+    fn beats(&mut self, x: usize, y: usize, fail: Failure) -> bool {
         if x > y {
-            self.prefer(x, y, self.kept_by(y, x))
+            self.prefer(x, y, self.kept_by(y, x, fail))
         } else {
-            !self.prefer(y, x, self.kept_by(x, y))
+            !self.prefer(y, x, self.kept_by(x, y, fail))
         }
     }
 
@@ -474,9 +474,15 @@ impl<'a> Walker<'a> {
     }
 
     /// Held records that resuming at `p` keeps and resuming at `c` drops (`c < p`):
-    /// resuming inside the held records drops the one it is in and all after it.
-    fn kept_by(&self, c: usize, p: usize) -> usize {
-        self.held.iter().filter(|h| c < h.1 && h.1 <= p).count()
+    /// resuming inside the held records drops the one it is in and all after it. The
+    /// record that ends where the walk failed does not count: damage right after a
+    /// record is as often damage inside it (a length that grew and swallowed the
+    /// start of the next record, then misaligned reads).
+    fn kept_by(&self, c: usize, p: usize, fail: Failure) -> usize {
+        self.held
+            .iter()
+            .filter(|h| c < h.1 && h.1 <= p && h.1 != fail.record)
+            .count()
     }
 
     /// Whether the chain from `p` should replace the one from `c` (`c < p`, both
