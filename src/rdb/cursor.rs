@@ -151,8 +151,20 @@ impl<'a> Cursor<'a> {
     }
 
     /// A `LEN` that must be a plain length.
-    #[inline]
+    #[inline(always)]
     pub fn length(&mut self) -> Result<u64> {
+        // Fast path: a 6-bit length, what most counts and small numbers are.
+        if let Some(&b) = self.data.get(self.pos) {
+            if b < 0x40 {
+                self.pos += 1;
+                return Ok(b as u64);
+            }
+        }
+        self.length_slow()
+    }
+
+    #[inline(never)]
+    fn length_slow(&mut self) -> Result<u64> {
         let at = self.offset();
         match self.len_or_special()? {
             Len::Plain(n) => Ok(n),
@@ -180,8 +192,31 @@ impl<'a> Cursor<'a> {
     }
 
     /// `STR` (§2.2): raw bytes, an int8/16/32 encoded integer, or LZF.
-    #[inline]
+    #[inline(always)]
     pub fn string(&mut self) -> Result<RdbStr<'a>> {
+        // Fast path: raw bytes with a 6- or 14-bit length (nearly every key, member
+        // and field), read with one bounds check; everything else takes the full
+        // decoder, which also produces every error.
+        if let Some(&b) = self.data.get(self.pos) {
+            let (n, hdr) = match b >> 6 {
+                0 => ((b & 0x3f) as usize, 1),
+                1 => match self.data.get(self.pos + 1) {
+                    Some(&lo) => ((((b & 0x3f) as usize) << 8) | lo as usize, 2),
+                    None => return self.string_slow(),
+                },
+                _ => return self.string_slow(),
+            };
+            let start = self.pos + hdr;
+            if let Some(s) = self.data.get(start..start + n) {
+                self.pos = start + n;
+                return Ok(RdbStr::Raw(s));
+            }
+        }
+        self.string_slow()
+    }
+
+    #[inline(never)]
+    fn string_slow(&mut self) -> Result<RdbStr<'a>> {
         let at = self.offset();
         match self.len_or_special()? {
             Len::Plain(n) => Ok(RdbStr::Raw(self.take_u64(n)?)),
@@ -277,6 +312,41 @@ mod tests {
             .unwrap();
         assert_eq!(s, RdbStr::Int(183358245));
         assert!(Cursor::new(&[0xc4], 0).string().is_err());
+    }
+
+    /// The fast paths of `string` and `length` give exactly what the full decoders
+    /// give (value, error and position) on random bytes biased towards short lengths.
+    #[test]
+    fn fast_paths_agree_with_full_decoders() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..200_000 {
+            let len = (next() % 24) as usize;
+            let mut b: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            if let Some(first) = b.first_mut() {
+                // Mostly 6- and 14-bit lengths, small enough to fit sometimes.
+                *first = match next() % 4 {
+                    0 => (next() % 20) as u8,
+                    1 => 0x40 | (next() % 2) as u8,
+                    _ => *first,
+                };
+            }
+            if b.len() > 1 && b[0] == 0x40 {
+                b[1] %= 24;
+            }
+            let base = next() % 1000;
+            let (mut fast, mut full) = (Cursor::new(&b, base), Cursor::new(&b, base));
+            assert_eq!(fast.string(), full.string_slow(), "{b:?}");
+            assert_eq!(fast.pos(), full.pos(), "{b:?}");
+            let (mut fast, mut full) = (Cursor::new(&b, base), Cursor::new(&b, base));
+            assert_eq!(fast.length(), full.length_slow(), "{b:?}");
+            assert_eq!(fast.pos(), full.pos(), "{b:?}");
+        }
     }
 
     #[test]

@@ -180,7 +180,46 @@ fn walk(input: &[u8], out_len: usize, sink: &mut impl Sink) -> Result<(), LzfErr
 
 /// Checks that `input` decompresses to exactly `out_len` bytes, writing nothing.
 pub fn check(input: &[u8], out_len: usize) -> Result<(), LzfError> {
+    if is_valid(input, out_len) {
+        return Ok(());
+    }
+    // Only damaged input gets here: the exact walk names the first bad operation.
     walk(input, out_len, &mut Discard)
+}
+
+/// Whether `input` decompresses to exactly `out_len` bytes: [`walk`]'s verdict with
+/// fewer checks per operation. The input and output positions only grow, so a literal
+/// run past the input or the declared length shows at the end as a final position
+/// past it; only the back reference distance must be checked as it comes.
+#[inline]
+fn is_valid(input: &[u8], out_len: usize) -> bool {
+    let (mut ip, mut op) = (0usize, 0usize);
+    while let Some(&ctrl) = input.get(ip) {
+        let ctrl = ctrl as usize;
+        if ctrl < 32 {
+            ip += ctrl + 2;
+            op += ctrl + 1;
+        } else {
+            let mut len = ctrl >> 5;
+            ip += 1;
+            if len == 7 {
+                let Some(&extra) = input.get(ip) else {
+                    return false;
+                };
+                len += extra as usize;
+                ip += 1;
+            }
+            let Some(&low) = input.get(ip) else {
+                return false;
+            };
+            ip += 1;
+            if ((ctrl & 0x1f) << 8) + low as usize + 1 > op {
+                return false;
+            }
+            op += len + 2;
+        }
+    }
+    ip == input.len() && op == out_len
 }
 
 /// Keeps only the last [`WINDOW`] bytes of output, handing every byte to a consumer.
@@ -364,6 +403,40 @@ mod tests {
         let mut got = Vec::new();
         decompress_streaming(&c, data.len(), &mut |piece| got.extend_from_slice(piece)).unwrap();
         assert_eq!(got, data);
+    }
+
+    /// The fast validity test gives the exact walk's verdict, on streams damaged at
+    /// random and with declared lengths around the true one.
+    #[test]
+    fn fast_verdict_agrees_with_exact_walk() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let data: Vec<u8> = (0..3000u32).map(|i| b"abcab"[(i % 5) as usize] ^ (i / 700) as u8).collect();
+        let c = lzf::compress(&data).unwrap();
+        for _ in 0..20_000 {
+            let mut m = c[..c.len() - (next() % 3) as usize].to_vec();
+            for _ in 0..next() % 3 {
+                let i = (next() as usize) % m.len();
+                m[i] = next() as u8;
+            }
+            let len = (data.len() as i64 + (next() % 9) as i64 - 4) as usize;
+            assert_eq!(
+                is_valid(&m, len),
+                walk(&m, len, &mut Discard).is_ok(),
+                "{m:?} {len}"
+            );
+        }
+        for _ in 0..20_000 {
+            let m: Vec<u8> = (0..next() % 12).map(|_| next() as u8).collect();
+            for len in 0..40 {
+                assert_eq!(is_valid(&m, len), walk(&m, len, &mut Discard).is_ok());
+            }
+        }
     }
 
     #[test]

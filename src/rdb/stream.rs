@@ -57,37 +57,45 @@ pub struct StreamSummary {
     pub consumers: u64,
 }
 
+#[inline(always)]
 fn lp_int(it: &mut ListpackIter<'_>, what: &'static str) -> std::result::Result<i64, BlobError> {
-    match it.next() {
-        Some(Ok(e)) => e
-            .as_i64()
-            .ok_or_else(|| BlobError::new(0, format!("stream {what} is not an integer"))),
-        Some(Err(e)) => Err(e),
-        None => Err(BlobError::new(
-            0,
-            format!("stream listpack ends before its {what}"),
-        )),
+    match it.entry()? {
+        Some(Elem::Int(i)) => Ok(i),
+        Some(e) => e.as_i64().ok_or_else(|| not_an_integer(what)),
+        None => Err(ends_before(what)),
     }
 }
 
+#[inline(always)]
 fn lp_skip(
     it: &mut ListpackIter<'_>,
     n: i64,
     what: &'static str,
 ) -> std::result::Result<(), BlobError> {
     for _ in 0..n {
-        match it.next() {
-            Some(Ok(_)) => {}
-            Some(Err(e)) => return Err(e),
-            None => {
-                return Err(BlobError::new(
-                    0,
-                    format!("stream listpack ends inside the {what}"),
-                ))
-            }
+        if it.entry()?.is_none() {
+            return Err(ends_inside(what));
         }
     }
     Ok(())
+}
+
+#[cold]
+#[inline(never)]
+fn not_an_integer(what: &str) -> BlobError {
+    BlobError::new(0, format!("stream {what} is not an integer"))
+}
+
+#[cold]
+#[inline(never)]
+fn ends_before(what: &str) -> BlobError {
+    BlobError::new(0, format!("stream listpack ends before its {what}"))
+}
+
+#[cold]
+#[inline(never)]
+fn ends_inside(what: &str) -> BlobError {
+    BlobError::new(0, format!("stream listpack ends inside the {what}"))
 }
 
 /// Deep check of one node listpack; returns (live entries, deleted entries).
@@ -137,15 +145,11 @@ pub fn check_node(blob: &[u8]) -> std::result::Result<(u64, u64), BlobError> {
             live += 1;
         }
     }
-    match it.next() {
-        None => {}
-        Some(Err(e)) => return Err(e),
-        Some(Ok(_)) => {
-            return Err(BlobError::new(
-                0,
-                "stream listpack has entries after the last record",
-            ))
-        }
+    if it.entry()?.is_some() {
+        return Err(BlobError::new(
+            0,
+            "stream listpack has entries after the last record",
+        ));
     }
     if live != count as u64 {
         return Err(BlobError::new(
@@ -160,37 +164,79 @@ fn sid(cur: &mut Cursor<'_>) -> Result<u128> {
     Ok(u128::from_be_bytes(cur.array()?))
 }
 
+/// A node's key: its master entry ID (16 bytes, big endian, so byte order is ID order).
+fn node_key(cur: &mut Cursor<'_>) -> Result<u128> {
+    let at = cur.offset();
+    let key = cur.string().map_err(|e| e.reading("a stream node key"))?;
+    match key {
+        RdbStr::Raw(k) if k.len() == 16 => Ok(u128::from_be_bytes(k.try_into().unwrap_or([0; 16]))),
+        RdbStr::Lzf { .. } if key.len() == 16 => {
+            let mut b = Vec::new();
+            let k = key.decode(&mut b)?;
+            Ok(u128::from_be_bytes(k.try_into().unwrap_or([0; 16])))
+        }
+        _ => Err(Error::corrupt(
+            at,
+            "stream node key entry is not the size of a stream ID",
+        )),
+    }
+}
+
+/// Whether node key `key` repeats an earlier one (the server refuses the file:
+/// `raxTryInsert` fails), in memory that does not grow with the stream: servers
+/// write nodes in key order (a rax walk), and while every key is above the one
+/// before, none can repeat. Only after a key steps back (no server writes that; the
+/// server sorts the nodes on load) are all keys kept in `chk.ids`, starting with the
+/// earlier nodes re-read from `first` (the cursor at the first node).
+fn repeats_node_key(
+    key: u128,
+    prev: &mut Option<u128>,
+    earlier: u64,
+    first: Cursor<'_>,
+    chk: &mut Checker,
+) -> Result<bool> {
+    let repeated = match *prev {
+        Some(p) if p == key => true,
+        _ if !chk.ids.is_empty() => !chk.ids.insert(key),
+        Some(p) if key < p => {
+            chk.warn(
+                "stream node keys are not in ascending order (no server writes them so)".into(),
+            );
+            let mut c = first;
+            for _ in 0..earlier {
+                chk.ids.insert(node_key(&mut c)?);
+                c.string()?;
+            }
+            !chk.ids.insert(key)
+        }
+        _ => false,
+    };
+    *prev = Some(key);
+    Ok(repeated)
+}
+
 /// Reads (and with `chk.deep`, checks) a stream value of the given version (1-4).
 pub fn read(cur: &mut Cursor<'_>, version: u8, chk: &mut Checker) -> Result<StreamSummary> {
     let mut s = StreamSummary::default();
     let nodes = cur
         .count(2)
         .map_err(|e| e.reading("the stream node count"))?;
+    // A set kept for an earlier, unordered stream is dropped if it grew large.
+    if chk.ids.capacity() > 4096 {
+        chk.ids = crate::rdb::check::IdSet::with_hasher(*chk.ids.hasher());
+    }
     chk.ids.clear();
+    let first = *cur;
+    let mut prev = None;
     for _ in 0..nodes {
         let at = cur.offset();
-        let key = cur.string().map_err(|e| e.reading("a stream node key"))?;
-        let key = match key {
-            RdbStr::Raw(k) if k.len() == 16 => u128::from_be_bytes(k.try_into().unwrap_or([0; 16])),
-            RdbStr::Lzf { .. } if key.len() == 16 => {
-                let mut b = Vec::new();
-                let k = key.decode(&mut b)?;
-                u128::from_be_bytes(k.try_into().unwrap_or([0; 16]))
-            }
-            _ => {
-                return Err(Error::corrupt(
-                    at,
-                    "stream node key entry is not the size of a stream ID",
-                ))
-            }
-        };
+        let key = node_key(cur)?;
         let lp_at = cur.offset();
         let blob = cur
             .string()
             .map_err(|e| e.reading("a stream node listpack"))?;
-        s.nodes += 1;
         if chk.deep {
-            if !chk.ids.insert(key) {
+            if repeats_node_key(key, &mut prev, s.nodes, first, chk)? {
                 return Err(Error::corrupt(
                     at,
                     "stream listpack re-added with an existing node key",
@@ -215,6 +261,7 @@ pub fn read(cur: &mut Cursor<'_>, version: u8, chk: &mut Checker) -> Result<Stre
                 }
             }
         }
+        s.nodes += 1;
     }
     s.length = cur.length().map_err(|e| e.reading("the stream length"))?;
     s.last_id = StreamId::read_pair(cur).map_err(|e| e.reading("the stream last id"))?;
@@ -661,8 +708,70 @@ impl<'a> Consumer<'a> {
 
 #[cfg(test)]
 mod tests {
+    use crate::rdb::cursor::Cursor;
+    use crate::rdb::encoding::{listpack, Elem};
     use crate::rdb::owned::{to_owned, OwnedValue};
     use crate::rdb::{Checker, RdbReader, Record, Value};
+
+    /// A type-15 stream value whose nodes have the given master ms (seq 0), one
+    /// entry each, and no groups.
+    fn stream_value(node_ms: &[u64]) -> Vec<u8> {
+        let lp = listpack::encode(&[
+            Elem::Int(1),
+            Elem::Int(0),
+            Elem::Int(1),
+            Elem::Str(b"f"),
+            Elem::Int(0),
+            Elem::Int(2),
+            Elem::Int(0),
+            Elem::Int(0),
+            Elem::Str(b"v"),
+            Elem::Int(4),
+        ]);
+        let len = |n: usize| [0x40 | (n >> 8) as u8, n as u8];
+        let mut out = len(node_ms.len()).to_vec();
+        for ms in node_ms {
+            out.push(16);
+            out.extend_from_slice(&((*ms as u128) << 64).to_be_bytes());
+            out.extend_from_slice(&len(lp.len()));
+            out.extend_from_slice(&lp);
+        }
+        let last = node_ms.iter().max().copied().unwrap_or(0);
+        out.extend_from_slice(&len(node_ms.len()));
+        out.push(0x80);
+        out.extend_from_slice(&(last as u32).to_be_bytes());
+        out.extend_from_slice(&[0, 0]);
+        out
+    }
+
+    fn check(node_ms: &[u64]) -> (crate::Result<super::StreamSummary>, Vec<String>, usize) {
+        let b = stream_value(node_ms);
+        let mut chk = Checker::new(true);
+        let r = super::read(&mut Cursor::new(&b, 0), 1, &mut chk);
+        (r, chk.warnings.clone(), chk.ids.len())
+    }
+
+    /// Repeated node keys are found wherever they are, while keys in server order
+    /// (ascending) keep no set at all.
+    #[test]
+    fn repeated_node_keys_with_bounded_memory() {
+        let many: Vec<u64> = (1..200).map(|i| i * 10).collect();
+        let (r, w, kept) = check(&many);
+        assert_eq!(r.unwrap().live_entries, 199);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(kept, 0, "no key kept for an ordered stream");
+        for bad in [&[5, 5][..], &[1, 2, 3, 3], &[1, 5, 3, 5], &[9, 4, 7, 9, 2], &[3, 1, 2, 1]] {
+            let (r, _, _) = check(bad);
+            let e = r.unwrap_err().to_string();
+            assert!(e.contains("re-added with an existing node key"), "{bad:?}: {e}");
+        }
+        for unordered in [&[2, 1][..], &[1, 5, 3, 4, 9, 0]] {
+            let (r, w, kept) = check(unordered);
+            assert!(r.is_ok(), "{unordered:?}: distinct keys load in any order");
+            assert_eq!(w.len(), 1, "{w:?}");
+            assert_eq!(kept, unordered.len());
+        }
+    }
 
     /// The streaming accessor reads what the materialising reader reads.
     #[test]

@@ -67,20 +67,43 @@ impl<'a> Intset<'a> {
 
     /// Checks the strict ascending order; returns the element count.
     pub fn validate(&self) -> BlobResult<usize> {
-        let mut prev: Option<i64> = None;
-        for (i, v) in self.iter().enumerate() {
-            if let Some(p) = prev {
-                if v <= p {
-                    return Err(BlobError::new(
-                        8 + i * self.width,
-                        format!("intset not strictly ascending ({p} then {v})"),
-                    ));
-                }
+        // One loop per width, so each compiles to a plain load-compare loop.
+        let descent = match self.width {
+            2 => first_descent::<2>(self.body, |c| i16::from_le_bytes([c[0], c[1]]) as i64),
+            4 => first_descent::<4>(self.body, |c| {
+                i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64
+            }),
+            _ => first_descent::<8>(self.body, |c| {
+                i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
+            }),
+        };
+        match descent {
+            None => Ok(self.len()),
+            Some(i) => {
+                let v: Vec<i64> = self.iter().skip(i - 1).take(2).collect();
+                Err(BlobError::new(
+                    8 + i * self.width,
+                    format!("intset not strictly ascending ({} then {})", v[0], v[1]),
+                ))
             }
-            prev = Some(v);
         }
-        Ok(self.len())
     }
+}
+
+/// Index of the first element not greater than the one before it.
+#[inline(always)]
+fn first_descent<const W: usize>(body: &[u8], read: impl Fn(&[u8; W]) -> i64) -> Option<usize> {
+    let mut items = body
+        .chunks_exact(W)
+        .map(|c| read(c.try_into().unwrap_or(&[0; W])));
+    let mut prev = items.next()?;
+    for (i, v) in items.enumerate() {
+        if v <= prev {
+            return Some(i + 1);
+        }
+        prev = v;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -103,6 +126,29 @@ mod tests {
             let s = Intset::parse(&b).unwrap();
             assert_eq!(s.iter().collect::<Vec<_>>(), vec![-3, 1, 32000]);
             assert_eq!(s.validate().unwrap(), 3);
+        }
+    }
+
+    /// The per-width loops find the same first descent as a plain walk over `iter`.
+    #[test]
+    fn validate_agrees_with_a_plain_walk() {
+        let mut x: u32 = 7;
+        for n in 1..40usize {
+            for w in [2u32, 4, 8] {
+                let vals: Vec<i64> = (0..n)
+                    .map(|i| {
+                        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                        // Mostly ascending, sometimes a repeat or a step back.
+                        i as i64 * 3 - ((x >> 16) % 4) as i64 - if w == 2 { 0 } else { 1 << 20 }
+                    })
+                    .collect();
+                let b = blob(w, &vals);
+                let s = Intset::parse(&b).unwrap();
+                let expect = (1..n)
+                    .find(|&i| vals[i] <= vals[i - 1])
+                    .map(|i| 8 + i * w as usize);
+                assert_eq!(s.validate().err().map(|e| e.at), expect, "{vals:?}");
+            }
         }
     }
 

@@ -125,10 +125,11 @@ impl<'a> ListpackIter<'a> {
         self.count
     }
 
-    /// Decodes and checks the entry at `pos`; `None` at the terminator. Inlined into
-    /// every walker: this is the innermost loop of most deep checks.
+    /// Decodes and checks the entry at `pos`; `None` at the terminator (and again on
+    /// every later call). Inlined into every walker: this is the innermost loop of
+    /// most deep checks.
     #[inline(always)]
-    fn entry(&mut self) -> BlobResult<Option<Elem<'a>>> {
+    pub(crate) fn entry(&mut self) -> BlobResult<Option<Elem<'a>>> {
         let b = self.blob;
         let start = self.pos;
         let Some(&first) = b.get(start) else {
