@@ -16,11 +16,13 @@ pub use report::{Checksum, DbCounts, ErrorReport, Report, Status};
 
 use crate::error::{display_key, Error, ErrorKind};
 use crate::rdb::crc64::Crc64;
-use crate::rdb::record::{check_value, Record};
+use crate::rdb::record::{check_value, KeySpan, Record};
 use crate::rdb::stream_reader::StreamError;
 use crate::rdb::types::Kind;
 use crate::rdb::value::is_plain;
-use crate::rdb::{Checker, Depth, Header, RdbReader, RdbStr, RdbStream, Trailer, Value};
+use crate::rdb::{
+    Checker, Depth, Header, KeyRecord, RdbReader, RdbStr, RdbStream, Trailer, Value,
+};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Keep at most this many warning texts per file (the count is always exact).
@@ -139,33 +141,36 @@ impl Tally {
             }
             Record::Function { .. } | Record::FunctionPreGa { .. } => r.functions += 1,
             Record::ModuleAux { .. } => r.module_aux += 1,
-            Record::Key(k) => {
-                let n = k.db.unwrap_or(0);
-                if self.current.is_some_and(|(d, _)| d != n) {
-                    self.flush_db();
-                }
-                let (_, db) = self.current.get_or_insert((n, DbCounts::default()));
-                let r = &mut self.report;
-                r.keys += 1;
-                self.kinds[k.info.kind as usize].1 += 1;
-                db.keys += 1;
-                if let Some(e) = k.expire_ms {
-                    r.expires += 1;
-                    db.expires += 1;
-                    if self.ctime_ms.is_some_and(|now| e < now) {
-                        r.already_expired += 1;
-                    }
-                }
-                for w in warnings {
-                    let msg = format!(
-                        "key \"{}\" (db {}): {w}",
-                        display_key(&k.key.to_vec().unwrap_or_default()),
-                        k.db.unwrap_or(0)
-                    );
-                    self.warn(msg);
-                }
-            }
+            Record::Key(k) => self.key(&KeySpan::of(k), k.expire_ms, warnings),
             _ => {}
+        }
+    }
+
+    #[inline]
+    fn key(&mut self, k: &KeySpan<'_>, expire_ms: Option<i64>, warnings: &[String]) {
+        let n = k.db.unwrap_or(0);
+        if self.current.is_some_and(|(d, _)| d != n) {
+            self.flush_db();
+        }
+        let (_, db) = self.current.get_or_insert((n, DbCounts::default()));
+        let r = &mut self.report;
+        r.keys += 1;
+        self.kinds[k.info.kind as usize].1 += 1;
+        db.keys += 1;
+        if let Some(e) = expire_ms {
+            r.expires += 1;
+            db.expires += 1;
+            if self.ctime_ms.is_some_and(|now| e < now) {
+                r.already_expired += 1;
+            }
+        }
+        for w in warnings {
+            let msg = format!(
+                "key \"{}\" (db {}): {w}",
+                display_key(&k.key.to_vec().unwrap_or_default()),
+                k.db.unwrap_or(0)
+            );
+            self.warn(msg);
         }
     }
 
@@ -215,24 +220,74 @@ impl Tally {
 /// Records handed from the scanning thread to the checking thread at a time.
 const BATCH: usize = 2048;
 
-/// Batches queued for (or being checked by) the checking thread at which the scanner
-/// deep-checks the next batch itself: the checker has work for a while, so the
-/// scanner takes a share of the checking instead of racing ahead and then idling.
-const SHARE_AT: usize = 3;
-
-/// A record as the scanner passes it on.
-struct Scanned<'a> {
-    rec: Record<'a>,
-    /// Warnings from the scanner's read of the record (complete when `checked`).
-    warnings: Vec<String>,
-    /// The scanner read the value with the full deep checks; nothing left to check.
-    checked: bool,
+/// Who deep-checks a batch, by how many batches are queued for (or being checked by)
+/// the checking thread when the scanner starts it. With a backlog of `full_at`, the
+/// scanner checks the whole batch itself instead of racing ahead and then idling;
+/// below `skim_below` (the checker is about to run dry) it leaves even the plain
+/// collections to the checker; in between it checks the plain collections, which it
+/// walks element by element anyway.
+#[derive(Clone, Copy, Debug)]
+struct Split {
+    full_at: usize,
+    skim_below: usize,
 }
 
-/// A string stored raw or as an integer: the deep checks add nothing to the scan
-/// (they only walk LZF framing), so the scanner's read is final.
-fn settled(rec: &Record<'_>) -> bool {
-    matches!(rec, Record::Key(k) if matches!(k.value, Value::String(RdbStr::Raw(_) | RdbStr::Int(_))))
+const SPLIT: Split = Split {
+    full_at: 3,
+    skim_below: 2,
+};
+
+impl Split {
+    fn depth(&self, queued: usize) -> Depth {
+        if queued >= self.full_at {
+            Depth::Full
+        } else if queued < self.skim_below {
+            Depth::Skim
+        } else {
+            Depth::Plain
+        }
+    }
+}
+
+/// A record as the scanner passes it on. Keys travel as the few fields the checker
+/// needs (112 bytes, not the 248 of a `Record`), so filling and draining batches
+/// moves little memory per record.
+enum Scanned<'a> {
+    Key {
+        span: KeySpan<'a>,
+        expire_ms: Option<i64>,
+        /// The scanner read the value with the full deep checks; nothing left to check.
+        checked: bool,
+    },
+    /// Any other record (a few per file).
+    Other(Box<Record<'a>>),
+}
+
+/// A batch of records and the scanner's warnings about some of them (by index; for
+/// a key, complete when it is `checked`).
+#[derive(Default)]
+struct Batch<'a> {
+    records: Vec<Scanned<'a>>,
+    warnings: Vec<(usize, Vec<String>)>,
+}
+
+impl Batch<'_> {
+    fn with_capacity(n: usize) -> Self {
+        Batch {
+            records: Vec::with_capacity(n),
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// Whether `depth` left nothing of a key to check. A string stored raw or as an
+/// integer is settled at any depth: the deep checks only walk LZF framing.
+fn settled(k: &KeyRecord<'_>, depth: Depth) -> bool {
+    match depth {
+        Depth::Full => true,
+        Depth::Plain if is_plain(k.info.id) => true,
+        _ => matches!(k.value, Value::String(RdbStr::Raw(_) | RdbStr::Int(_))),
+    }
 }
 
 /// Verifies an RDB held in memory.
@@ -249,21 +304,21 @@ pub fn verify_bytes(path: &str, data: &[u8]) -> Report {
 
 /// [`verify_bytes`], reporting progress once per batch of records.
 pub fn verify_bytes_with_progress(path: &str, data: &[u8], progress: Progress<'_>) -> Report {
-    verify_shared(path, data, progress, &|_, _| {}, SHARE_AT)
+    verify_shared(path, data, progress, &|_, _| {}, SPLIT)
 }
 
 /// Bytes whose pages the scanner maps at a time, ahead of reading them.
 const PREFETCH: usize = 8 << 20;
 
-/// The two-thread verification; the scanner deep-checks a batch itself when
-/// `share_at` batches are queued for the checker (tests force either extreme), and
-/// calls `prefetch(offset, len)` for the bytes it is about to read.
+/// The two-thread verification; `split` decides who checks what (tests force every
+/// extreme), and the scanner calls `prefetch(offset, len)` for the bytes it is about
+/// to read.
 fn verify_shared(
     path: &str,
     data: &[u8],
     progress: Progress<'_>,
     prefetch: &dyn Fn(usize, usize),
-    share_at: usize,
+    split: Split,
 ) -> Report {
     let mut t = Tally::new(path);
     t.report.bytes = data.len() as u64;
@@ -287,59 +342,81 @@ fn verify_shared(
     let mut crc = Crc64::new();
     let mut crc_done = 0usize;
     let (scan, mut t, failed) = std::thread::scope(|s| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Scanned<'_>>>(8);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Batch<'_>>(8);
         // Checked batches go back to the scanner to be refilled: no fresh pages to
         // fault in for every batch.
-        let (recycle, recycled) = std::sync::mpsc::sync_channel::<Vec<Scanned<'_>>>(4);
+        let (recycle, recycled) = std::sync::mpsc::sync_channel::<Batch<'_>>(4);
         let (stop, queued) = (&stop, &queued);
         let checker = s.spawn(move || {
             let mut chk = Checker::new(true);
             let mut failed = false;
             'batches: for mut batch in rx {
-                for r in &batch {
-                    match &r.rec {
-                        Record::Key(k) if !r.checked && !is_plain(k.info.id) => {
+                let mut notes = batch.warnings.iter().peekable();
+                for (i, r) in batch.records.iter().enumerate() {
+                    let scanned = match notes.peek() {
+                        Some((at, w)) if *at == i => {
+                            notes.next();
+                            w.as_slice()
+                        }
+                        _ => &[],
+                    };
+                    match r {
+                        Scanned::Key {
+                            span,
+                            expire_ms,
+                            checked: false,
+                        } => {
                             chk.warnings.clear();
                             if let Err(e) =
-                                check_value(k, data, header.dialect, t.report.keys, &mut chk)
+                                check_value(span, data, header.dialect, t.report.keys, &mut chk)
                             {
-                                t.report.parsed_bytes = k.offset;
+                                t.report.parsed_bytes = span.offset;
                                 t.error(&e);
                                 failed = true;
                                 stop.store(true, Ordering::Relaxed);
                                 break 'batches;
                             }
-                            t.record(&r.rec, &chk.warnings);
+                            t.key(span, *expire_ms, &chk.warnings);
                         }
-                        rec => t.record(rec, &r.warnings),
+                        Scanned::Key {
+                            span, expire_ms, ..
+                        } => t.key(span, *expire_ms, scanned),
+                        Scanned::Other(rec) => t.record(rec, scanned),
                     }
                 }
                 queued.fetch_sub(1, Ordering::Relaxed);
-                batch.clear();
+                batch.records.clear();
+                batch.warnings.clear();
                 let _ = recycle.try_send(batch);
             }
             (t, failed)
         });
         // Start small (tiny files are common in tests and scripts), then full batches.
-        let mut batch = Vec::with_capacity(16);
+        let mut batch = Batch::with_capacity(16);
         prefetch(0, PREFETCH);
         let mut prefetched = PREFETCH;
-        let mut deep_scan = false;
+        let mut depth = split.depth(0);
+        reader.set_depth(depth);
         let scan = loop {
             match reader.next_record() {
                 Ok(Some(rec)) => {
                     let eof = matches!(rec, Record::Eof);
-                    let warnings = reader.warnings().to_vec();
-                    let checked = deep_scan || settled(&rec);
-                    batch.push(Scanned {
-                        rec,
-                        warnings,
-                        checked,
+                    if !reader.warnings().is_empty() {
+                        let w = reader.warnings().to_vec();
+                        batch.warnings.push((batch.records.len(), w));
+                    }
+                    batch.records.push(match rec {
+                        Record::Key(k) => Scanned::Key {
+                            checked: settled(&k, depth),
+                            span: KeySpan::of(&k),
+                            expire_ms: k.expire_ms,
+                        },
+                        rec => Scanned::Other(Box::new(rec)),
                     });
                     if eof {
                         break Ok(());
                     }
-                    if batch.len() == BATCH {
+                    if batch.records.len() == BATCH {
                         progress(reader.offset(), data.len() as u64);
                         let end = reader.offset() as usize;
                         if end + PREFETCH / 2 > prefetched && prefetched < data.len() {
@@ -351,21 +428,21 @@ fn verify_shared(
                         crc_done = end;
                         let next = recycled
                             .try_recv()
-                            .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+                            .unwrap_or_else(|_| Batch::with_capacity(BATCH));
                         let full = std::mem::replace(&mut batch, next);
                         queued.fetch_add(1, Ordering::Relaxed);
                         if tx.send(full).is_err() || stop.load(Ordering::Relaxed) {
                             break Ok(());
                         }
-                        deep_scan = queued.load(Ordering::Relaxed) >= share_at;
-                        reader.set_depth(if deep_scan { Depth::Full } else { Depth::Plain });
+                        depth = split.depth(queued.load(Ordering::Relaxed));
+                        reader.set_depth(depth);
                     }
                 }
                 Ok(None) => break Ok(()),
                 Err(e) => break Err(e),
             }
         };
-        if !batch.is_empty() {
+        if !batch.records.is_empty() {
             queued.fetch_add(1, Ordering::Relaxed);
             let _ = tx.send(batch);
         }
@@ -491,7 +568,7 @@ pub fn verify_path_with_progress(path: &Path, opts: &Options, progress: Progress
                 }
                 _ => {
                     let prefetch = |offset, len| src.prefetch(offset, len);
-                    let r = verify_shared(&shown, data, progress, &prefetch, SHARE_AT);
+                    let r = verify_shared(&shown, data, progress, &prefetch, SPLIT);
                     if has_resp_tail(&r, data) {
                         crate::aof::verify::verify_aof_bytes(&shown, data)
                     } else {
@@ -601,6 +678,13 @@ mod tests {
         )
     }
 
+    /// Batches are filled and drained once per record: keep their entries small.
+    #[test]
+    fn scanned_records_stay_small() {
+        assert!(std::mem::size_of::<KeySpan<'static>>() <= 88);
+        assert!(std::mem::size_of::<Scanned<'static>>() <= 112);
+    }
+
     #[test]
     fn type_counts_are_indexed_by_kind() {
         for (i, (kind, _)) in Tally::new("").kinds.iter().enumerate() {
@@ -615,12 +699,17 @@ mod tests {
             let data = mixed_file(keys, bad);
             for data in [&data[..], &data[..data.len() - 300]] {
                 let single = verify_reader("f", data);
-                // Every batch the checker's; every batch after the first the
-                // scanner's; the default policy.
-                let by_checker = verify_shared("f", data, &no_progress, &|_, _| {}, usize::MAX);
-                for share_at in [0, SHARE_AT] {
-                    let r = verify_shared("f", data, &no_progress, &|_, _| {}, share_at);
-                    assert_eq!(r, by_checker, "damage {bad:?}, share_at {share_at}");
+                // Every value the checker's; every batch after the first the
+                // scanner's; plain collections always the scanner's; the default.
+                let split = |full_at, skim_below| Split {
+                    full_at,
+                    skim_below,
+                };
+                let by_checker =
+                    verify_shared("f", data, &no_progress, &|_, _| {}, split(usize::MAX, usize::MAX));
+                for split in [split(0, 0), split(usize::MAX, 0), SPLIT] {
+                    let r = verify_shared("f", data, &no_progress, &|_, _| {}, split);
+                    assert_eq!(r, by_checker, "damage {bad:?}, {split:?}");
                 }
                 assert_eq!(verdict(&by_checker), verdict(&single), "damage {bad:?}");
                 assert!(
