@@ -133,11 +133,23 @@ pub fn fingerprint(b: &[u8]) -> u64 {
     }
     let r = chunks.remainder();
     if !r.is_empty() {
-        let mut w = [0u8; 8];
-        w[..r.len()].copy_from_slice(r);
-        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        h = (h ^ tail_word(r)).wrapping_mul(K);
     }
     finalize(h)
+}
+
+/// The 1-7 bytes of `r` as a little-endian word padded with zeros, from a few
+/// overlapping loads (copying them into a padded array costs a `memcpy` call).
+#[inline(always)]
+fn tail_word(r: &[u8]) -> u64 {
+    let n = r.len();
+    if n >= 4 {
+        let lo = u32::from_le_bytes(r[..4].try_into().unwrap_or([0; 4])) as u64;
+        let hi = u32::from_le_bytes(r[n - 4..].try_into().unwrap_or([0; 4])) as u64;
+        lo | hi << (8 * (n - 4))
+    } else {
+        r[0] as u64 | (r[n / 2] as u64) << (8 * (n / 2)) | (r[n - 1] as u64) << (8 * (n - 1))
+    }
 }
 
 /// Which values get the deep checks (every entry, duplicates) while reading.
@@ -302,6 +314,20 @@ pub(crate) fn has_exact_duplicate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tail_word_is_the_zero_padded_word() {
+        for n in 1..8 {
+            for seed in 0..64u8 {
+                let r: Vec<u8> = (0..n as u8)
+                    .map(|i| seed.wrapping_mul(37) ^ i.wrapping_mul(91))
+                    .collect();
+                let mut w = [0u8; 8];
+                w[..n].copy_from_slice(&r);
+                assert_eq!(tail_word(&r), u64::from_le_bytes(w), "{r:?}");
+            }
+        }
+    }
 
     #[test]
     fn piecewise_fingerprint_equals_whole() {

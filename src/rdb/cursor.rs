@@ -153,14 +153,30 @@ impl<'a> Cursor<'a> {
     /// A `LEN` that must be a plain length.
     #[inline(always)]
     pub fn length(&mut self) -> Result<u64> {
-        // Fast path: a 6-bit length, what most counts and small numbers are.
-        if let Some(&b) = self.data.get(self.pos) {
-            if b < 0x40 {
-                self.pos += 1;
-                return Ok(b as u64);
+        match self.short_len(self.pos) {
+            Some((n, hdr)) => {
+                self.pos += hdr;
+                Ok(n as u64)
             }
+            None => self.length_slow(),
         }
-        self.length_slow()
+    }
+
+    /// The common `LEN` forms (6-bit, 14-bit, 32-bit) at `at`, with their size in
+    /// bytes; `None` for anything else, including too few bytes (the full decoder
+    /// then gives the exact error).
+    #[inline(always)]
+    fn short_len(&self, at: usize) -> Option<(usize, usize)> {
+        let b = *self.data.get(at)?;
+        match b >> 6 {
+            0 => Some(((b & 0x3f) as usize, 1)),
+            1 => Some(((((b & 0x3f) as usize) << 8) | *self.data.get(at + 1)? as usize, 2)),
+            _ if b == 0x80 => {
+                let w: [u8; 4] = self.data.get(at + 1..at + 5)?.try_into().ok()?;
+                Some((u32::from_be_bytes(w) as usize, 5))
+            }
+            _ => None,
+        }
     }
 
     #[inline(never)]
@@ -194,25 +210,34 @@ impl<'a> Cursor<'a> {
     /// `STR` (§2.2): raw bytes, an int8/16/32 encoded integer, or LZF.
     #[inline(always)]
     pub fn string(&mut self) -> Result<RdbStr<'a>> {
-        // Fast path: raw bytes with a 6- or 14-bit length (nearly every key, member
-        // and field), read with one bounds check; everything else takes the full
-        // decoder, which also produces every error.
-        if let Some(&b) = self.data.get(self.pos) {
-            let (n, hdr) = match b >> 6 {
-                0 => ((b & 0x3f) as usize, 1),
-                1 => match self.data.get(self.pos + 1) {
-                    Some(&lo) => ((((b & 0x3f) as usize) << 8) | lo as usize, 2),
-                    None => return self.string_slow(),
-                },
-                _ => return self.string_slow(),
-            };
+        // Fast paths: raw bytes (nearly every key, member and field) and LZF with
+        // common length forms, with a few bounds checks; everything else takes the
+        // full decoder, which also produces every error.
+        if let Some((n, hdr)) = self.short_len(self.pos) {
             let start = self.pos + hdr;
-            if let Some(s) = self.data.get(start..start + n) {
+            if let Some(s) = self.data.get(start..start.saturating_add(n)) {
                 self.pos = start + n;
                 return Ok(RdbStr::Raw(s));
             }
+        } else if self.data.get(self.pos) == Some(&0xc3) {
+            if let Some(s) = self.lzf_string() {
+                return Ok(s);
+            }
         }
         self.string_slow()
+    }
+
+    /// An LZF `STR` whose lengths have common forms and whose framing is plausible;
+    /// `None` (nothing consumed) for anything else.
+    #[inline(always)]
+    fn lzf_string(&mut self) -> Option<RdbStr<'a>> {
+        let (clen, a) = self.short_len(self.pos + 1)?;
+        let (len, b) = self.short_len(self.pos + 1 + a)?;
+        let start = self.pos + 1 + a + b;
+        let data = self.data.get(start..start.saturating_add(clen))?;
+        let s = RdbStr::lzf(data, len as u64, self.base + start as u64).ok()?;
+        self.pos = start + clen;
+        Some(s)
     }
 
     #[inline(never)]
@@ -330,14 +355,23 @@ mod tests {
             let mut b: Vec<u8> = (0..len).map(|_| next() as u8).collect();
             if let Some(first) = b.first_mut() {
                 // Mostly 6- and 14-bit lengths, small enough to fit sometimes.
-                *first = match next() % 4 {
+                *first = match next() % 6 {
                     0 => (next() % 20) as u8,
                     1 => 0x40 | (next() % 2) as u8,
+                    2 => 0x80,
+                    3 => 0xc3,
                     _ => *first,
                 };
             }
-            if b.len() > 1 && b[0] == 0x40 {
-                b[1] %= 24;
+            // Lengths that fit now and then: small 14- and 32-bit ones, LZF ones.
+            match b.first() {
+                Some(0x40) if b.len() > 1 => b[1] %= 24,
+                Some(0x80) if b.len() > 4 => b[1..4].fill(0),
+                Some(0xc3) if b.len() > 2 => {
+                    b[1] %= 12;
+                    b[2] %= 40;
+                }
+                _ => {}
             }
             let base = next() % 1000;
             let (mut fast, mut full) = (Cursor::new(&b, base), Cursor::new(&b, base));

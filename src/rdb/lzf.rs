@@ -57,10 +57,10 @@ impl Sink for Discard {
 
 /// Writes into an output buffer sized to the declared length plus [`SLACK`] bytes.
 /// Literal runs (at most 32 bytes) are copied as one fixed 32-byte block when the
-/// input has that many bytes left, back references eight bytes at a time when they do
-/// not overlap within a word; what spills past the run is overwritten by the next
-/// operation or lies in the slack, which is cut off at the end. Both avoid a `memcpy`
-/// call per tiny run.
+/// input has that many bytes left, back references as one 16-byte block or eight
+/// bytes at a time when they do not overlap within the block; what spills past the
+/// run is overwritten by the next operation or lies in the slack, which is cut off at
+/// the end. Both avoid a `memcpy` call per tiny run.
 struct Output<'o>(&'o mut [u8]);
 
 /// Spare bytes after the output for block-sized copies.
@@ -89,7 +89,12 @@ impl Sink for Output<'_> {
     #[inline(always)]
     fn back_ref(&mut self, op: usize, dist: usize, n: usize) {
         let from = op - dist;
-        if dist >= 8 {
+        if dist >= 16 && n <= 16 {
+            // The usual short reference: one block, read entirely from bytes already
+            // written (from + 16 <= op).
+            let w: [u8; 16] = self.0[from..from + 16].try_into().unwrap_or([0; 16]);
+            self.0[op..op + 16].copy_from_slice(&w);
+        } else if dist >= 8 {
             let mut i = 0;
             while i < n {
                 let w: [u8; 8] = self.0[from + i..from + i + 8].try_into().unwrap_or([0; 8]);
