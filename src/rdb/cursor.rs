@@ -170,7 +170,10 @@ impl<'a> Cursor<'a> {
         let b = *self.data.get(at)?;
         match b >> 6 {
             0 => Some(((b & 0x3f) as usize, 1)),
-            1 => Some(((((b & 0x3f) as usize) << 8) | *self.data.get(at + 1)? as usize, 2)),
+            1 => Some((
+                (((b & 0x3f) as usize) << 8) | *self.data.get(at + 1)? as usize,
+                2,
+            )),
             _ if b == 0x80 => {
                 let w: [u8; 4] = self.data.get(at + 1..at + 5)?.try_into().ok()?;
                 Some((u32::from_be_bytes(w) as usize, 5))

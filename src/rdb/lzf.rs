@@ -421,7 +421,9 @@ mod tests {
             x ^= x << 17;
             x
         };
-        let data: Vec<u8> = (0..3000u32).map(|i| b"abcab"[(i % 5) as usize] ^ (i / 700) as u8).collect();
+        let data: Vec<u8> = (0..3000u32)
+            .map(|i| b"abcab"[(i % 5) as usize] ^ (i / 700) as u8)
+            .collect();
         let c = lzf::compress(&data).unwrap();
         for _ in 0..20_000 {
             let mut m = c[..c.len() - (next() % 3) as usize].to_vec();

@@ -760,10 +760,19 @@ mod tests {
         assert_eq!(r.unwrap().live_entries, 199);
         assert!(w.is_empty(), "{w:?}");
         assert_eq!(kept, 0, "no key kept for an ordered stream");
-        for bad in [&[5, 5][..], &[1, 2, 3, 3], &[1, 5, 3, 5], &[9, 4, 7, 9, 2], &[3, 1, 2, 1]] {
+        for bad in [
+            &[5, 5][..],
+            &[1, 2, 3, 3],
+            &[1, 5, 3, 5],
+            &[9, 4, 7, 9, 2],
+            &[3, 1, 2, 1],
+        ] {
             let (r, _, _) = check(bad);
             let e = r.unwrap_err().to_string();
-            assert!(e.contains("re-added with an existing node key"), "{bad:?}: {e}");
+            assert!(
+                e.contains("re-added with an existing node key"),
+                "{bad:?}: {e}"
+            );
         }
         for unordered in [&[2, 1][..], &[1, 5, 3, 4, 9, 0]] {
             let (r, w, kept) = check(unordered);

@@ -20,9 +20,7 @@ use crate::rdb::record::{check_value, KeySpan, Record};
 use crate::rdb::stream_reader::StreamError;
 use crate::rdb::types::Kind;
 use crate::rdb::value::is_plain;
-use crate::rdb::{
-    Checker, Depth, Header, KeyRecord, RdbReader, RdbStr, RdbStream, Trailer, Value,
-};
+use crate::rdb::{Checker, Depth, Header, KeyRecord, RdbReader, RdbStr, RdbStream, Trailer, Value};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Keep at most this many warning texts per file (the count is always exact).
@@ -705,8 +703,13 @@ mod tests {
                     full_at,
                     skim_below,
                 };
-                let by_checker =
-                    verify_shared("f", data, &no_progress, &|_, _| {}, split(usize::MAX, usize::MAX));
+                let by_checker = verify_shared(
+                    "f",
+                    data,
+                    &no_progress,
+                    &|_, _| {},
+                    split(usize::MAX, usize::MAX),
+                );
                 for split in [split(0, 0), split(usize::MAX, 0), SPLIT] {
                     let r = verify_shared("f", data, &no_progress, &|_, _| {}, split);
                     assert_eq!(r, by_checker, "damage {bad:?}, {split:?}");
