@@ -103,6 +103,7 @@ pub fn run_export(a: &ExportArgs) -> std::io::Result<u8> {
             ..RespOptions::default()
         },
         functions: !a.no_functions,
+        threads: 0,
     };
     let mut out = Output::open(a.output.as_deref())?;
     let bar = match (&single, &a.output) {

@@ -27,55 +27,68 @@ impl BytesMode {
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/// Appends the padded base64 of `b`.
+/// Appends the padded base64 of `b`: the output is sized once and filled in place (no
+/// capacity check per byte; binary blobs and module payloads can be megabytes).
 pub fn base64(b: &[u8], out: &mut Vec<u8>) {
-    out.reserve(b.len().div_ceil(3) * 4);
-    let mut chunks = b.chunks_exact(3);
-    for c in &mut chunks {
+    let start = out.len();
+    let full = b.len() / 3;
+    out.resize(start + b.len().div_ceil(3) * 4, 0);
+    let (body, tail) = out[start..].split_at_mut(full * 4);
+    for (c, q) in b.chunks_exact(3).zip(body.chunks_exact_mut(4)) {
         let n = (c[0] as u32) << 16 | (c[1] as u32) << 8 | c[2] as u32;
-        out.extend_from_slice(&[
-            B64[(n >> 18) as usize & 63],
-            B64[(n >> 12) as usize & 63],
-            B64[(n >> 6) as usize & 63],
-            B64[n as usize & 63],
-        ]);
+        q[0] = B64[(n >> 18) as usize & 63];
+        q[1] = B64[(n >> 12) as usize & 63];
+        q[2] = B64[(n >> 6) as usize & 63];
+        q[3] = B64[n as usize & 63];
     }
-    match *chunks.remainder() {
-        [a] => {
-            let n = (a as u32) << 16;
-            out.extend_from_slice(&[
-                B64[(n >> 18) as usize & 63],
-                B64[(n >> 12) as usize & 63],
-                b'=',
-                b'=',
-            ]);
+    let rest = &b[full * 3..];
+    if !rest.is_empty() {
+        let n = rest
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &x)| n | (x as u32) << (16 - 8 * i));
+        for (i, slot) in tail.iter_mut().enumerate() {
+            *slot = if i <= rest.len() {
+                B64[(n >> (18 - 6 * i)) as usize & 63]
+            } else {
+                b'='
+            };
         }
-        [a, b] => {
-            let n = (a as u32) << 16 | (b as u32) << 8;
-            out.extend_from_slice(&[
-                B64[(n >> 18) as usize & 63],
-                B64[(n >> 12) as usize & 63],
-                B64[(n >> 6) as usize & 63],
-                b'=',
-            ]);
-        }
-        _ => {}
     }
 }
 
 /// Appends the lowercase hex of `b`.
 pub fn hex(b: &[u8], out: &mut Vec<u8>) {
     const H: &[u8; 16] = b"0123456789abcdef";
-    out.reserve(b.len() * 2);
-    for &x in b {
-        out.extend_from_slice(&[H[(x >> 4) as usize], H[(x & 15) as usize]]);
+    let start = out.len();
+    out.resize(start + 2 * b.len(), 0);
+    for (&x, pair) in b.iter().zip(out[start..].chunks_exact_mut(2)) {
+        pair[0] = H[(x >> 4) as usize];
+        pair[1] = H[(x & 15) as usize];
     }
 }
+
+/// What each byte becomes in a JSON string: 0 stays as it is, `u` is `\u00XX`, any
+/// other value `v` is the two bytes `\v`.
+const ESCAPE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 0x20 {
+        t[c] = b'u';
+        c += 1;
+    }
+    t[b'\n' as usize] = b'n';
+    t[b'\r' as usize] = b'r';
+    t[b'\t' as usize] = b't';
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t
+};
 
 /// Bytes that need escaping in a JSON string: controls, `"` and `\\`.
 #[inline]
 fn needs_escape(c: u8) -> bool {
-    c < 0x20 || c == b'"' || c == b'\\'
+    ESCAPE[c as usize] != 0
 }
 
 const LO: u64 = 0x0101_0101_0101_0101;
@@ -111,12 +124,15 @@ fn plain_ascii_prefix(b: &[u8]) -> usize {
 
 /// Appends `s` as a JSON string literal (quotes included).
 pub fn json_str(s: &str, out: &mut Vec<u8>) {
+    out.reserve(s.len() + 2);
     out.push(b'"');
     escape_into(s.as_bytes(), out);
     out.push(b'"');
 }
 
-/// Escapes valid UTF-8 `b` into `out`: clean runs are copied whole.
+/// Escapes valid UTF-8 `b` into `out`: clean runs are found a word at a time and copied
+/// whole; a run of bytes to escape (the NUL padding of `DEBUG POPULATE` values, say) is
+/// escaped into space sized for it once.
 fn escape_into(b: &[u8], out: &mut Vec<u8>) {
     let mut start = 0;
     let mut i = 0;
@@ -128,48 +144,106 @@ fn escape_into(b: &[u8], out: &mut Vec<u8>) {
                 continue;
             }
         }
-        let c = b[i];
-        if !needs_escape(c) {
+        if !needs_escape(b[i]) {
             i += 1;
             continue;
         }
         out.extend_from_slice(&b[start..i]);
-        match c {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            c => {
-                const H: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(b"\\u00");
-                out.extend_from_slice(&[H[(c >> 4) as usize], H[(c & 15) as usize]]);
-            }
-        }
-        i += 1;
+        let run = b[i..]
+            .iter()
+            .position(|&c| !needs_escape(c))
+            .unwrap_or(b.len() - i);
+        escape_run(&b[i..i + run], out);
+        i += run;
         start = i;
     }
     out.extend_from_slice(&b[start..]);
 }
 
+/// Escapes bytes that all need it, into at most 6 output bytes each.
+fn escape_run(run: &[u8], out: &mut Vec<u8>) {
+    const H: &[u8; 16] = b"0123456789abcdef";
+    let at = out.len();
+    out.resize(at + 6 * run.len(), 0);
+    let dst = &mut out[at..];
+    let mut o = 0;
+    for &c in run {
+        match ESCAPE[c as usize] {
+            b'u' => {
+                dst[o..o + 6].copy_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    H[(c >> 4) as usize],
+                    H[(c & 15) as usize],
+                ]);
+                o += 6;
+            }
+            e => {
+                dst[o..o + 2].copy_from_slice(&[b'\\', e]);
+                o += 2;
+            }
+        }
+    }
+    out.truncate(at + o);
+}
+
+/// Whether `b` is all plain ASCII needing no escape: whole words, and short strings
+/// (most keys and members) as one word made of overlapping reads.
+#[inline]
+fn is_plain_ascii(b: &[u8]) -> bool {
+    let n = b.len();
+    let word = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+    if n >= 8 {
+        let mut i = 0;
+        while i + 8 <= n {
+            if word_is_special(word(i), true) {
+                return false;
+            }
+            i += 8;
+        }
+        // The last (partial) word, read overlapping the one before.
+        return i == n || !word_is_special(word(n - 8), true);
+    }
+    let w = if n >= 4 {
+        let half = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().expect("4 bytes"));
+        half(0) as u64 | (half(n - 4) as u64) << 32
+    } else if n > 0 {
+        // Bytes 0, n/2 and n-1 cover 1 to 3 bytes; the rest is a plain letter.
+        let pad = (b'a' as u64) * LO;
+        (pad & !0xff_ffff) | b[0] as u64 | (b[n / 2] as u64) << 8 | (b[n - 1] as u64) << 16
+    } else {
+        return true;
+    };
+    !word_is_special(w, true)
+}
+
 /// Appends a byte string as JSON in the given mode.
 pub fn json_bytes(b: &[u8], mode: BytesMode, out: &mut Vec<u8>) {
     match mode {
-        BytesMode::Auto if plain_ascii_prefix(b) == b.len() => {
+        BytesMode::Auto if is_plain_ascii(b) => {
             // The common case: nothing to validate or escape.
             out.reserve(b.len() + 2);
             out.push(b'"');
             out.extend_from_slice(b);
             out.push(b'"');
         }
-        BytesMode::Auto => match std::str::from_utf8(b) {
-            Ok(s) => json_str(s, out),
-            Err(_) => {
+        BytesMode::Auto => {
+            let plain = plain_ascii_prefix(b);
+            if std::str::from_utf8(&b[plain..]).is_ok() {
+                // (the plain prefix is ASCII: only the rest needs validating)
+                out.reserve(b.len() + 2);
+                out.push(b'"');
+                out.extend_from_slice(&b[..plain]);
+                escape_into(&b[plain..], out);
+                out.push(b'"');
+            } else {
                 out.extend_from_slice(b"{\"base64\":\"");
                 base64(b, out);
                 out.extend_from_slice(b"\"}");
             }
-        },
+        }
         BytesMode::Base64 => {
             out.push(b'"');
             base64(b, out);
@@ -208,10 +282,80 @@ mod tests {
                 );
             }
         }
+        for len in 0..40 {
+            for pos in 0..len {
+                for c in [b'"', b'\\', 0, 0x1f, 0x80, 0xff, b'a', b'~'] {
+                    let mut s = vec![b'x'; len];
+                    s[pos] = c;
+                    let plain = (0x20..0x80).contains(&c) && c != b'"' && c != b'\\';
+                    assert_eq!(is_plain_ascii(&s), plain, "{s:?}");
+                    assert_eq!(plain_ascii_prefix(&s) == len, plain, "{s:?}");
+                }
+            }
+        }
         let mut long = b"0123456789abcdef0123456789".to_vec();
         assert_eq!(plain_ascii_prefix(&long), long.len());
         long[17] = b'"';
         assert_eq!(plain_ascii_prefix(&long), 17);
+    }
+
+    #[test]
+    fn escaping_matches_the_byte_by_byte_rules() {
+        fn reference(b: &[u8]) -> Vec<u8> {
+            let mut o = Vec::new();
+            for &c in b {
+                match c {
+                    b'"' => o.extend_from_slice(b"\\\""),
+                    b'\\' => o.extend_from_slice(b"\\\\"),
+                    b'\n' => o.extend_from_slice(b"\\n"),
+                    b'\r' => o.extend_from_slice(b"\\r"),
+                    b'\t' => o.extend_from_slice(b"\\t"),
+                    c if c < 0x20 => o.extend_from_slice(format!("\\u{c:04x}").as_bytes()),
+                    c => o.push(c),
+                }
+            }
+            o
+        }
+        let alphabet: &[u8] = b"ab\"\\\n\r\t\x00\x1f\x7f ";
+        // Every string of up to 5 symbols, then longer ones built from a simple generator.
+        let mut cases: Vec<Vec<u8>> = vec![Vec::new()];
+        for len in 1..=5 {
+            let mut idx = vec![0usize; len];
+            loop {
+                cases.push(idx.iter().map(|&i| alphabet[i]).collect());
+                let mut k = 0;
+                while k < len && idx[k] + 1 == alphabet.len() {
+                    idx[k] = 0;
+                    k += 1;
+                }
+                if k == len {
+                    break;
+                }
+                idx[k] += 1;
+            }
+        }
+        let mut x = 12345u32;
+        for len in [7, 8, 9, 15, 16, 17, 31, 64, 100, 333] {
+            for _ in 0..200 {
+                cases.push(
+                    (0..len)
+                        .map(|_| {
+                            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                            alphabet[(x >> 16) as usize % alphabet.len()]
+                        })
+                        .collect(),
+                );
+            }
+        }
+        for c in &cases {
+            let mut got = b"prefix".to_vec();
+            escape_into(c, &mut got);
+            assert_eq!(&got[6..], reference(c), "{c:?}");
+            let mut hexed = Vec::new();
+            hex(c, &mut hexed);
+            let want: String = c.iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(hexed, want.as_bytes());
+        }
     }
 
     #[test]

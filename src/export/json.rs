@@ -32,13 +32,12 @@ fn opt_num(n: Option<impl itoa::Integer>, out: &mut Vec<u8>) {
 /// A score as a JSON number; the infinities (valid scores, not JSON numbers) as the
 /// strings `"inf"` and `"-inf"`.
 pub fn score(s: f64, out: &mut Vec<u8>) {
-    use std::io::Write as _;
     if s == f64::INFINITY {
         out.extend_from_slice(b"\"inf\"");
     } else if s == f64::NEG_INFINITY {
         out.extend_from_slice(b"\"-inf\"");
     } else {
-        let _ = write!(out, "{s:?}");
+        super::number::shortest(s, out);
     }
 }
 

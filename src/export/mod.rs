@@ -7,7 +7,9 @@
 
 pub mod bytes;
 pub mod json;
+pub mod number;
 pub mod output;
+mod pipeline;
 pub mod resp;
 pub mod rewrite;
 pub mod run;

@@ -27,10 +27,10 @@ impl<'w> Sink<'w> {
         }
     }
 
-    /// A sink that keeps everything in `buf` (sized for about `capacity` bytes).
-    pub fn memory(capacity: usize) -> Sink<'static> {
+    /// A sink that keeps everything in `buf` (a reused buffer, appended to).
+    pub fn memory(buf: Vec<u8>) -> Sink<'static> {
         Sink {
-            buf: Vec::with_capacity(capacity),
+            buf,
             w: None,
             written: 0,
         }

@@ -196,15 +196,30 @@ pub fn encoded_len(args: &[&[u8]]) -> usize {
 pub fn encode_command(args: &[&[u8]], out: &mut Vec<u8>) {
     // `*`/`$`, at most 20 digits and CRLF per header, CRLF after each argument.
     out.reserve(23 + args.iter().map(|a| a.len() + 25).sum::<usize>());
-    let mut n = itoa::Buffer::new();
-    out.push(b'*');
-    out.extend_from_slice(n.format(args.len()).as_bytes());
-    out.extend_from_slice(b"\r\n");
+    header(b'*', args.len(), out);
     for a in args {
-        out.push(b'$');
-        out.extend_from_slice(n.format(a.len()).as_bytes());
-        out.extend_from_slice(b"\r\n");
+        header(b'$', a.len(), out);
         out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// `*N\r\n` or `$N\r\n`; short lengths (most of them) without a general formatter.
+#[inline]
+fn header(prefix: u8, n: usize, out: &mut Vec<u8>) {
+    if n < 10 {
+        out.extend_from_slice(&[prefix, b'0' + n as u8, b'\r', b'\n']);
+    } else if n < 100 {
+        out.extend_from_slice(&[
+            prefix,
+            b'0' + (n / 10) as u8,
+            b'0' + (n % 10) as u8,
+            b'\r',
+            b'\n',
+        ]);
+    } else {
+        out.push(prefix);
+        out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
         out.extend_from_slice(b"\r\n");
     }
 }
@@ -232,23 +247,30 @@ pub fn write_command<W: Write + ?Sized>(w: &mut W, args: &[&[u8]]) -> io::Result
 }
 
 /// A score as text that `strtod` reads back to the same double (`inf`, `-inf`,
-/// shortest round-trip decimal otherwise).
-pub fn format_score(score: f64, out: &mut String) {
-    use std::fmt::Write as _;
+/// shortest round-trip decimal otherwise), replacing what `out` held.
+pub fn format_score(score: f64, out: &mut Vec<u8>) {
     out.clear();
     if score == f64::INFINITY {
-        out.push_str("inf");
+        out.extend_from_slice(b"inf");
     } else if score == f64::NEG_INFINITY {
-        out.push_str("-inf");
+        out.extend_from_slice(b"-inf");
     } else {
-        let _ = write!(out, "{score:?}");
+        super::number::shortest(score, out);
     }
 }
 
+thread_local! {
+    /// Element buffers of variadic commands, reused from one key to the next.
+    static BATCH_BUFS: std::cell::Cell<(Vec<u8>, Vec<usize>)> = Default::default();
+}
+
+/// Commands with at most this many arguments are assembled on the stack.
+const STACK_ARGS: usize = 64;
+
 /// A variadic command being filled: fixed leading arguments, then elements copied into
 /// one buffer until `max_args` / `max_bytes` is reached.
-struct Batch<'o> {
-    prefix: Vec<Vec<u8>>,
+struct Batch<'o, 'p> {
+    prefix: &'p [&'p [u8]],
     data: Vec<u8>,
     ends: Vec<usize>,
     /// Elements are groups of `arity` arguments (a score and a member...).
@@ -256,12 +278,25 @@ struct Batch<'o> {
     opts: &'o RespOptions,
 }
 
-impl<'o> Batch<'o> {
-    fn new(prefix: &[&[u8]], opts: &'o RespOptions) -> Self {
+impl Drop for Batch<'_, '_> {
+    fn drop(&mut self) {
+        let mut bufs = (
+            std::mem::take(&mut self.data),
+            std::mem::take(&mut self.ends),
+        );
+        bufs.0.clear();
+        bufs.1.clear();
+        BATCH_BUFS.with(|b| b.set(bufs));
+    }
+}
+
+impl<'o, 'p> Batch<'o, 'p> {
+    fn new(prefix: &'p [&'p [u8]], opts: &'o RespOptions) -> Self {
+        let (data, ends) = BATCH_BUFS.with(|b| b.take());
         Batch {
-            prefix: prefix.iter().map(|p| p.to_vec()).collect(),
-            data: Vec::new(),
-            ends: Vec::new(),
+            prefix,
+            data,
+            ends,
             groups: 0,
             opts,
         }
@@ -283,22 +318,36 @@ impl<'o> Batch<'o> {
         Ok(())
     }
 
-    fn flush(&mut self, emit: &mut Emit<'_>) -> io::Result<()> {
-        if self.groups == 0 {
-            return Ok(());
-        }
-        let mut args: Vec<&[u8]> = Vec::with_capacity(self.prefix.len() + self.ends.len());
-        args.extend(self.prefix.iter().map(|p| p.as_slice()));
+    /// Emits `head` followed by the collected elements, and empties the batch.
+    fn emit_with(&mut self, head: &[&[u8]], emit: &mut Emit<'_>) -> io::Result<()> {
+        let n = head.len() + self.ends.len();
+        let mut on_stack: [&[u8]; STACK_ARGS] = [&[]; STACK_ARGS];
+        let mut on_heap = Vec::new();
+        let args: &mut [&[u8]] = if n <= STACK_ARGS {
+            &mut on_stack[..n]
+        } else {
+            on_heap.resize(n, &[][..]);
+            &mut on_heap
+        };
+        args[..head.len()].copy_from_slice(head);
         let mut start = 0;
-        for &end in &self.ends {
-            args.push(&self.data[start..end]);
+        for (slot, &end) in args[head.len()..].iter_mut().zip(&self.ends) {
+            *slot = &self.data[start..end];
             start = end;
         }
-        emit(&args)?;
+        emit(args)?;
         self.data.clear();
         self.ends.clear();
         self.groups = 0;
         Ok(())
+    }
+
+    fn flush(&mut self, emit: &mut Emit<'_>) -> io::Result<()> {
+        if self.groups == 0 {
+            return Ok(());
+        }
+        let prefix = self.prefix;
+        self.emit_with(prefix, emit)
     }
 }
 
@@ -342,7 +391,8 @@ pub fn key_commands(
             } else {
                 b"SADD"
             };
-            let mut b = Batch::new(&[cmd, key], opts);
+            let prefix = [cmd, key];
+            let mut b = Batch::new(&prefix, opts);
             each_element(&k.value, |e| {
                 if let Element::Member(m) = e {
                     b.push(&[m], emit)?;
@@ -352,12 +402,13 @@ pub fn key_commands(
             b.flush(emit)?;
         }
         (Kind::Zset, _) => {
-            let mut b = Batch::new(&[b"ZADD", key], opts);
-            let mut score = String::new();
+            let prefix: [&[u8]; 2] = [b"ZADD", key];
+            let mut b = Batch::new(&prefix, opts);
+            let mut score = Vec::new();
             each_element(&k.value, |e| {
                 if let Element::Scored(m, s) = e {
                     format_score(s, &mut score);
-                    b.push(&[score.as_bytes(), m], emit)?;
+                    b.push(&[&score, m], emit)?;
                 }
                 Ok(())
             })?;
@@ -388,7 +439,8 @@ fn hash_commands(
     emit: &mut Emit<'_>,
     lost: &mut Vec<Loss>,
 ) -> Result<(), ExportError> {
-    let mut b = Batch::new(&[b"HSET", key], opts);
+    let prefix: [&[u8]; 2] = [b"HSET", key];
+    let mut b = Batch::new(&prefix, opts);
     let mut any_ttl = false;
     each_element(&k.value, |e| {
         if let Element::Field(f, v, ttl) = e {
@@ -409,23 +461,20 @@ fn hash_commands(
     // collected first (bounded like any batch), then emitted.
     let mut run_at: Option<i64> = None;
     let mut run = Batch::new(&[], opts);
-    let flush_run = |run: &mut Batch<'_>, at: i64, emit: &mut Emit<'_>| -> io::Result<()> {
+    let flush_run = |run: &mut Batch<'_, '_>, at: i64, emit: &mut Emit<'_>| -> io::Result<()> {
         if run.groups == 0 {
             return Ok(());
         }
-        let at = itoa::Buffer::new().format(at).to_string();
-        let n = itoa::Buffer::new().format(run.groups).to_string();
-        let mut args: Vec<&[u8]> = vec![b"HPEXPIREAT", key, at.as_bytes(), b"FIELDS", n.as_bytes()];
-        let mut start = 0;
-        for &end in &run.ends {
-            args.push(&run.data[start..end]);
-            start = end;
-        }
-        emit(&args)?;
-        run.data.clear();
-        run.ends.clear();
-        run.groups = 0;
-        Ok(())
+        let mut at_text = itoa::Buffer::new();
+        let mut n_text = itoa::Buffer::new();
+        let head: [&[u8]; 5] = [
+            b"HPEXPIREAT",
+            key,
+            at_text.format(at).as_bytes(),
+            b"FIELDS",
+            n_text.format(run.groups).as_bytes(),
+        ];
+        run.emit_with(&head, emit)
     };
     each_element(&k.value, |e| {
         if let Element::Field(f, _, Some(at)) = e {
@@ -450,8 +499,34 @@ fn hash_commands(
     Ok(())
 }
 
-fn id_text(id: StreamId) -> String {
-    id.to_string()
+/// A stream id as `ms-seq` text, formatted on the stack.
+struct IdText {
+    buf: [u8; 41],
+    len: usize,
+}
+
+impl IdText {
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+fn id_text(id: StreamId) -> IdText {
+    let mut t = IdText {
+        buf: [0; 41],
+        len: 0,
+    };
+    let mut n = itoa::Buffer::new();
+    for (i, part) in [id.ms, id.seq].into_iter().enumerate() {
+        if i == 1 {
+            t.buf[t.len] = b'-';
+            t.len += 1;
+        }
+        let digits = n.format(part).as_bytes();
+        t.buf[t.len..t.len + digits.len()].copy_from_slice(digits);
+        t.len += digits.len();
+    }
+    t
 }
 
 /// Pending ids of all groups, merged in id order without repeats: walking them
@@ -529,17 +604,22 @@ fn stream_commands(
                 pending.pop(id)?;
             }
             let idt = id_text(id);
-            let mut args: Vec<&[u8]> = Vec::with_capacity(3 + 2 * pairs.len());
-            args.extend_from_slice(&[b"XADD", key, idt.as_bytes()]);
-            for (f, v) in pairs {
-                args.push(f);
-                args.push(v);
+            let n = 3 + 2 * pairs.len().max(1);
+            let mut on_stack: [&[u8]; STACK_ARGS] = [&[]; STACK_ARGS];
+            let mut on_heap = Vec::new();
+            let args: &mut [&[u8]] = if n <= STACK_ARGS {
+                &mut on_stack[..n]
+            } else {
+                on_heap.resize(n, &[][..]);
+                &mut on_heap
+            };
+            args[..3].copy_from_slice(&[b"XADD", key, idt.as_bytes()]);
+            // No pairs (written by no server: XADD needs a field) stay loadable as "" "".
+            for (i, (f, v)) in pairs.iter().enumerate() {
+                args[3 + 2 * i] = f;
+                args[4 + 2 * i] = v;
             }
-            if pairs.is_empty() {
-                // Not written by any server (XADD needs a field), kept loadable.
-                args.extend_from_slice(&[b"", b""]);
-            }
-            emit(&args)?;
+            emit(args)?;
             live += 1;
         }
         Ok(())
@@ -631,14 +711,12 @@ fn stream_commands(
     // 4. Placeholders go again (the same merge, replayed).
     if placeholders > 0 {
         let mut pending = PendingIds::new(&groups)?;
-        let mut b = Batch::new(&[b"XDEL", key], opts);
-        let mut text = String::new();
+        let prefix: [&[u8]; 2] = [b"XDEL", key];
+        let mut b = Batch::new(&prefix, opts);
         each_element(&k.value, |e| {
             if let Element::StreamEntry(id, _) = e {
                 while let Some(p) = pending.peek().filter(|p| *p < id) {
-                    text.clear();
-                    text.push_str(&id_text(p));
-                    b.push(&[text.as_bytes()], emit)?;
+                    b.push(&[id_text(p).as_bytes()], emit)?;
                     pending.pop(p)?;
                 }
                 if pending.peek() == Some(id) {
@@ -730,7 +808,7 @@ mod tests {
 
     #[test]
     fn scores_round_trip() {
-        let mut s = String::new();
+        let mut s = Vec::new();
         for x in [
             0.1,
             -0.0,
@@ -742,13 +820,14 @@ mod tests {
             5e-324,
         ] {
             format_score(x, &mut s);
-            let back: f64 = s.parse().unwrap();
-            assert_eq!(back.to_bits(), x.to_bits(), "{s}");
+            let text = std::str::from_utf8(&s).unwrap();
+            let back: f64 = text.parse().unwrap();
+            assert_eq!(back.to_bits(), x.to_bits(), "{text}");
         }
         format_score(f64::INFINITY, &mut s);
-        assert_eq!(s, "inf");
+        assert_eq!(s, b"inf");
         format_score(f64::NEG_INFINITY, &mut s);
-        assert_eq!(s, "-inf");
+        assert_eq!(s, b"-inf");
     }
 
     #[test]

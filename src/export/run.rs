@@ -7,6 +7,7 @@ use std::io::Write;
 use super::bytes::BytesMode;
 use super::json::{self, JsonOptions};
 use super::output::Sink;
+use super::pipeline::{self, Ready};
 use super::resp::{self, Loss, RespOptions, Target};
 use super::ExportError;
 use crate::aof::{Item as AofItem, RespReader};
@@ -37,6 +38,8 @@ pub struct Options {
     pub resp: RespOptions,
     /// Function libraries are exported (they belong to no db and match no key filter).
     pub functions: bool,
+    /// Threads formatting an RDB's keys; 0: one per core. Output is the same for any.
+    pub threads: usize,
 }
 
 /// What an export wrote.
@@ -90,24 +93,29 @@ pub fn file_info(data: &[u8]) -> crate::Result<FileInfo> {
 
 /// What every formatter needs: the options and the per-file command settings.
 #[derive(Clone)]
-struct Ctx<'o> {
-    opts: &'o Options,
-    resp: RespOptions,
-    json: JsonOptions,
+pub(super) struct Ctx<'o> {
+    pub opts: &'o Options,
+    pub resp: RespOptions,
+    pub json: JsonOptions,
 }
 
 /// Formats keys into a sink, keeping the state that spans keys: the selected db (RESP)
 /// and the object count (the JSON array's commas).
-struct Formatter<'c, 'w> {
+pub(super) struct Formatter<'c, 'w> {
     ctx: &'c Ctx<'c>,
-    sink: Sink<'w>,
+    pub sink: Sink<'w>,
     selected: Option<u64>,
     objects: u64,
-    summary: Summary,
+    pub summary: Summary,
 }
 
 impl<'c, 'w> Formatter<'c, 'w> {
-    fn new(ctx: &'c Ctx<'c>, sink: Sink<'w>, selected: Option<u64>, objects: u64) -> Self {
+    pub(super) fn new(
+        ctx: &'c Ctx<'c>,
+        sink: Sink<'w>,
+        selected: Option<u64>,
+        objects: u64,
+    ) -> Self {
         Formatter {
             ctx,
             sink,
@@ -146,7 +154,7 @@ impl<'c, 'w> Formatter<'c, 'w> {
     }
 
     /// One key, named `name` in db `db` (both after mapping).
-    fn key(
+    pub(super) fn key(
         &mut self,
         k: &KeyRecord<'_>,
         db: u64,
@@ -187,7 +195,7 @@ impl<'c, 'w> Formatter<'c, 'w> {
         Ok(())
     }
 
-    fn function(&mut self, code: &[u8]) -> Result<(), ExportError> {
+    pub(super) fn function(&mut self, code: &[u8]) -> Result<(), ExportError> {
         self.summary.functions += 1;
         match self.format() {
             Format::Resp => {
@@ -225,83 +233,12 @@ impl Summary {
     }
 }
 
-/// Keys and libraries waiting to be formatted together (on another thread).
-#[derive(Default)]
-struct Batch<'a> {
-    items: Vec<Item<'a>>,
-    /// Key names after renaming, end offsets in `items`.
-    names: Vec<u8>,
-    value_bytes: usize,
-    /// The db of the last key (the RESP selection after this batch).
-    last_db: Option<u64>,
-}
-
-// Keys are nearly every item; boxing them would cost an allocation per key.
-#[allow(clippy::large_enum_variant)]
-enum Item<'a> {
-    Key {
-        k: KeyRecord<'a>,
-        db: u64,
-        name_end: usize,
-        keys_before: u64,
-    },
-    Function(Vec<u8>),
-}
-
-/// A batch is formatted on another thread once it holds this many value bytes or keys.
-const BATCH_BYTES: usize = 2 << 20;
-const BATCH_ITEMS: usize = 4096;
-/// Values at least this big are formatted in place, streaming, never held as output.
-const BIG_VALUE: usize = 4 << 20;
-
-impl<'a> Batch<'a> {
-    fn is_full(&self) -> bool {
-        self.value_bytes >= BATCH_BYTES || self.items.len() >= BATCH_ITEMS
-    }
-
-    /// Formats the batch in memory: the output up to the first error, and the error.
-    fn format(
-        &self,
-        ctx: &Ctx<'_>,
-        selected: Option<u64>,
-        objects: u64,
-    ) -> (Vec<u8>, Summary, Option<ExportError>) {
-        // Output is about twice the value bytes (JSON quoting, RESP headers).
-        let capacity = 2 * self.value_bytes + 64 * self.items.len();
-        let mut f = Formatter::new(ctx, Sink::memory(capacity), selected, objects);
-        let mut name_start = 0;
-        let mut err = None;
-        for item in &self.items {
-            let r = match item {
-                Item::Key {
-                    k,
-                    db,
-                    name_end,
-                    keys_before,
-                } => {
-                    let name = &self.names[name_start..*name_end];
-                    name_start = *name_end;
-                    f.key(k, *db, name, *keys_before)
-                }
-                Item::Function(code) => f.function(code),
-            };
-            if let Err(e) = r {
-                err = Some(e);
-                break;
-            }
-        }
-        (f.sink.buf, f.summary, err)
-    }
-}
-
 /// The export of one input: the output formatter and state across records and files.
 struct Exporter<'o, 'w> {
     ctx: Ctx<'o>,
     sink: Option<Sink<'w>>,
     selected: Option<u64>,
     objects: u64,
-    key: Vec<u8>,
-    writer_is_valkey: bool,
     summary: Summary,
 }
 
@@ -319,8 +256,6 @@ impl<'o, 'w> Exporter<'o, 'w> {
             sink: Some(Sink::new(w)),
             selected: None,
             objects: 0,
-            key: Vec::new(),
-            writer_is_valkey: false,
             summary: Summary::default(),
         }
     }
@@ -334,6 +269,19 @@ impl<'o, 'w> Exporter<'o, 'w> {
     fn start(&mut self) {
         if self.ctx.opts.format == Format::Json {
             self.sink().buf.push(b'[');
+        }
+    }
+
+    /// Ends the output; on damage in the input, what was formatted before it is still
+    /// written (whatever the number of threads), then the error is returned.
+    fn finish(mut self, r: Result<(), ExportError>) -> Result<Summary, ExportError> {
+        match r {
+            Ok(()) => self.end(),
+            Err(e @ ExportError::Read(_)) => {
+                let _ = self.sink().finish();
+                Err(e)
+            }
+            Err(e) => Err(e),
         }
     }
 
@@ -361,133 +309,55 @@ impl<'o, 'w> Exporter<'o, 'w> {
         r
     }
 
-    /// Formats the pending batches in parallel and writes their output in order.
-    fn dispatch(&mut self, pending: &mut Vec<Batch<'_>>) -> Result<(), ExportError> {
-        use rayon::prelude::*;
-        pending.retain(|b| !b.items.is_empty());
-        if pending.is_empty() {
-            return Ok(());
-        }
-        let mut starts = Vec::with_capacity(pending.len());
-        let (mut sel, mut objects) = (self.selected, self.objects);
-        for b in pending.iter() {
-            starts.push((sel, objects));
-            sel = b.last_db.or(sel);
-            objects += b.items.len() as u64;
-        }
-        let ctx = &self.ctx;
-        let outs: Vec<_> = pending
-            .par_iter()
-            .zip(starts)
-            .map(|(b, (sel, objects))| b.format(ctx, sel, objects))
-            .collect();
-        pending.clear();
-        for (buf, summary, err) in outs {
-            self.sink().write_through(&buf)?;
-            self.summary.add(&summary);
-            if let Some(e) = err {
-                return Err(e);
-            }
-        }
-        self.selected = sel;
-        self.objects = objects;
-        Ok(())
-    }
-
     /// Exports the RDB in `data`; returns where it ended (after its checksum).
     fn rdb(&mut self, data: &[u8], progress: &mut dyn FnMut(u64)) -> Result<usize, ExportError> {
-        let mut r = RdbReader::new(data, Checker::new(false))?;
-        self.ctx.resp.rdb_version = r.header().version as u16;
-        self.ctx.json.rdb_version = r.header().version as u16;
-        let opts = self.ctx.opts;
-        let pass_all = opts.filter.is_pass_all();
-        let parallel = rayon::current_num_threads() > 1;
-        let mut next_progress = 0u64;
-        let mut batch = Batch::default();
-        let mut pending: Vec<Batch<'_>> = Vec::new();
-        let in_flight = 2 * rayon::current_num_threads();
-        while let Some(rec) = r.next_record()? {
-            match rec {
-                Record::Key(k) => {
-                    if k.offset >= next_progress {
-                        progress(k.offset);
-                        next_progress = k.offset + (4 << 20);
+        let threads = match self.ctx.opts.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let ctx = self.ctx.clone();
+        let end = if threads > 1 {
+            pipeline::parallel(
+                data,
+                ctx,
+                self.selected,
+                self.objects,
+                threads,
+                &mut |ready| match ready {
+                    Ready::Formatted(bytes, summary) => {
+                        self.summary.add(summary);
+                        Ok(self.sink().write_through(bytes)?)
                     }
-                    self.key.clear();
-                    match k.key.as_raw() {
-                        Some(name) => self.key.extend_from_slice(name),
-                        None => self.key.extend_from_slice(&k.key.to_vec()?),
-                    }
-                    if !pass_all && !opts.filter.matches(&k, &self.key) {
-                        self.summary.skipped += 1;
-                        continue;
-                    }
-                    let db = opts.db_map.target(k.db.unwrap_or(0));
-                    let keys_before = r.keys_read() - 1;
-                    let names_before = batch.names.len();
-                    match opts
-                        .rename_prefixes
-                        .iter()
-                        .find(|(old, _)| self.key.starts_with(old))
-                    {
-                        Some((old, new)) => {
-                            batch.names.extend_from_slice(new);
-                            batch.names.extend_from_slice(&self.key[old.len()..]);
-                        }
-                        None => batch.names.extend_from_slice(&self.key),
-                    }
-                    if !parallel || k.value_bytes.len() >= BIG_VALUE {
-                        // In place: everything before it first, in order.
-                        pending.push(std::mem::take(&mut batch));
-                        let last = pending.last_mut().expect("just pushed");
-                        let name = last.names.split_off(names_before);
-                        self.dispatch(&mut pending)?;
-                        self.direct(|f| f.key(&k, db, &name, keys_before))?;
-                        continue;
-                    }
-                    batch.value_bytes += k.value_bytes.len();
-                    batch.last_db = Some(db);
-                    batch.items.push(Item::Key {
-                        k,
-                        db,
-                        name_end: batch.names.len(),
-                        keys_before,
-                    });
+                    Ready::InPlace(batch) => self.in_place(batch),
+                },
+                progress,
+            )?
+        } else {
+            let mut next_progress = 0;
+            pipeline::walk(data, ctx, self.selected, self.objects, &mut |batch| {
+                if batch.offset >= next_progress {
+                    progress(batch.offset);
+                    next_progress = batch.offset + (4 << 20);
                 }
-                Record::Function { code } if opts.functions => {
-                    batch.items.push(Item::Function(code.to_vec()?));
-                }
-                Record::Aux { key, value } if opts.resp.target.is_none() => {
-                    // Commands for the server that wrote the file, unless told otherwise.
-                    let v = value.to_string_lossy();
-                    match key.to_vec()?.as_slice() {
-                        b"valkey-ver" => {
-                            self.ctx.resp.target = Target::parse(&format!("valkey-{v}")).ok();
-                            self.writer_is_valkey = true;
-                        }
-                        b"redis-ver" if !self.writer_is_valkey => {
-                            self.ctx.resp.target = Target::parse(&v).ok()
-                        }
-                        _ => {}
-                    }
-                }
-                Record::FunctionPreGa { .. } if opts.functions => {
-                    *self.summary.lost.entry(Loss::PreGaFunction).or_default() += 1;
-                }
-                _ => {}
-            }
-            if batch.is_full() {
-                pending.push(std::mem::take(&mut batch));
-                if pending.len() >= in_flight {
-                    self.dispatch(&mut pending)?;
-                }
-            }
-        }
-        pending.push(batch);
-        self.dispatch(&mut pending)?;
-        let t = r.trailer()?;
+                self.in_place(&batch)
+            })?
+        };
+        self.ctx = end.ctx;
+        self.selected = end.selected;
+        self.objects = end.objects;
+        self.summary.add(&end.summary);
         progress(data.len() as u64);
-        Ok(data.len() - t.trailing_bytes as usize)
+        Ok(end.end)
+    }
+
+    /// Formats a batch straight into the output.
+    fn in_place(&mut self, batch: &pipeline::Batch<'_, '_>) -> Result<(), ExportError> {
+        let sink = self.sink.take().expect("sink");
+        let mut f = Formatter::new(&batch.ctx, sink, batch.selected, batch.objects);
+        let r = batch.format(&mut f);
+        self.summary.add(&f.summary);
+        self.sink = Some(f.sink);
+        r
     }
 
     /// Copies the commands of a RESP AOF (or an AOF's part after its preamble). The
@@ -555,8 +425,8 @@ pub fn export_bytes(
 ) -> Result<Summary, ExportError> {
     let mut e = Exporter::new(opts, w);
     e.start();
-    e.file(data, progress)?;
-    e.end()
+    let r = e.file(data, progress);
+    e.finish(r)
 }
 
 /// Exports the parts of a multi-part AOF (`parts`: file contents in load order).
@@ -567,10 +437,14 @@ pub fn export_parts(
 ) -> Result<Summary, ExportError> {
     let mut e = Exporter::new(opts, w);
     e.start();
-    for p in parts {
-        let p = p?;
-        e.selected = None;
-        e.file(p.bytes(), &mut |_| {})?;
-    }
-    e.end()
+    let each = || {
+        for p in parts {
+            let p = p?;
+            e.selected = None;
+            e.file(p.bytes(), &mut |_| {})?;
+        }
+        Ok(())
+    };
+    let r = each();
+    e.finish(r)
 }

@@ -10,7 +10,7 @@ use crate::rdb::encoding::listpack::Listpack;
 use crate::rdb::encoding::ziplist::Ziplist;
 use crate::rdb::encoding::zipmap::Zipmap;
 use crate::rdb::encoding::{BlobError, Elem};
-use crate::rdb::stream::{node_entries, StreamId};
+use crate::rdb::stream::{each_node_entry, NodeStop, StreamId};
 use crate::rdb::string::RdbStr;
 use crate::rdb::value::{Blob, HashTtlLayout, Value};
 
@@ -153,6 +153,10 @@ pub fn for_each_with(
         Value::Stream { body, .. } => {
             let mut c = body.cursor();
             let nodes = c.length()?;
+            // Reused from entry to entry: the pairs as elements (per node), then as
+            // owned bytes (per stream).
+            let mut owned: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+            let mut num = (itoa::Buffer::new(), itoa::Buffer::new());
             for _ in 0..nodes {
                 let k = c.string()?.to_vec()?;
                 let at = c.offset();
@@ -160,12 +164,23 @@ pub fn for_each_with(
                 let master = StreamId::from_sid128(&k)
                     .ok_or_else(|| Error::corrupt(at, "bad stream node key"))?;
                 let bytes = decode(&s, a)?;
-                for (id, pairs) in node_entries(master, bytes).map_err(|e| blob_err(e, at))? {
-                    let owned: Vec<(Vec<u8>, Vec<u8>)> = pairs
-                        .iter()
-                        .map(|(k, v)| (k.to_vec(), v.to_vec()))
-                        .collect();
-                    f(Element::StreamEntry(id, &owned))?;
+                let mut pairs = Vec::new();
+                let walk = each_node_entry(master, bytes, &mut pairs, |id, entry| {
+                    if owned.len() < entry.len() {
+                        owned.resize_with(entry.len(), Default::default);
+                    }
+                    for ((field, value), (f_out, v_out)) in entry.iter().zip(owned.iter_mut()) {
+                        f_out.clear();
+                        f_out.extend_from_slice(field.bytes(&mut num.0));
+                        v_out.clear();
+                        v_out.extend_from_slice(value.bytes(&mut num.1));
+                    }
+                    f(Element::StreamEntry(id, &owned[..entry.len()]))
+                });
+                match walk {
+                    Ok(()) => {}
+                    Err(NodeStop::Damaged(e)) => return Err(blob_err(e, at)),
+                    Err(NodeStop::Stopped(e)) => return Err(e),
                 }
             }
             Ok(())

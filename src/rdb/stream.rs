@@ -420,14 +420,27 @@ fn read_idmp(cur: &mut Cursor<'_>, chk: &mut Checker) -> Result<()> {
     Ok(())
 }
 
-/// A stream entry: its id and field/value pairs.
-pub type Entry<'a> = (StreamId, Vec<(Elem<'a>, Elem<'a>)>);
+/// Why a walk over a node's entries stopped: a damaged node, or the callback's error.
+pub enum NodeStop<E> {
+    Damaged(BlobError),
+    Stopped(E),
+}
 
-/// The live entries of one node listpack.
-pub fn node_entries<'a>(
+impl<E> From<BlobError> for NodeStop<E> {
+    fn from(e: BlobError) -> Self {
+        NodeStop::Damaged(e)
+    }
+}
+
+/// Hands each live entry of one node listpack to `f`: its id and field/value pairs.
+/// `pairs` is scratch space reused from entry to entry (and node to node), so the walk
+/// does not allocate per entry.
+pub fn each_node_entry<'a, E>(
     master: StreamId,
     blob: &'a [u8],
-) -> std::result::Result<Vec<Entry<'a>>, BlobError> {
+    pairs: &mut Vec<(Elem<'a>, Elem<'a>)>,
+    mut f: impl FnMut(StreamId, &[(Elem<'a>, Elem<'a>)]) -> std::result::Result<(), E>,
+) -> std::result::Result<(), NodeStop<E>> {
     let lp = Listpack::parse(blob)?;
     let mut it = lp.iter();
     let mut next = || -> std::result::Result<Elem<'a>, BlobError> {
@@ -441,20 +454,22 @@ pub fn node_entries<'a>(
     let count = int(next()?)?;
     let deleted = int(next()?)?;
     let nf = int(next()?)?;
-    let mut master_fields = Vec::new();
+    // Master fields first in `pairs` (values unused), each entry's pairs after them.
+    pairs.clear();
     for _ in 0..nf.max(0) {
-        master_fields.push(next()?);
+        pairs.push((next()?, Elem::Int(0)));
     }
+    let masters = pairs.len();
     next()?;
-    let mut out = Vec::new();
     for _ in 0..(count.max(0) + deleted.max(0)) {
         let flags = int(next()?)?;
         let ms = master.ms.wrapping_add(int(next()?)? as u64);
         let seq = master.seq.wrapping_add(int(next()?)? as u64);
-        let mut pairs = Vec::new();
+        pairs.truncate(masters);
         if flags & 2 != 0 {
-            for f in &master_fields {
-                pairs.push((*f, next()?));
+            for i in 0..masters {
+                let field = pairs[i].0;
+                pairs.push((field, next()?));
             }
         } else {
             // Own fields are interleaved: field_1 value_1 ... field_n value_n.
@@ -466,10 +481,10 @@ pub fn node_entries<'a>(
         }
         next()?; // lp-count
         if flags & 1 == 0 {
-            out.push((StreamId { ms, seq }, pairs));
+            f(StreamId { ms, seq }, &pairs[masters..]).map_err(NodeStop::Stopped)?;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// A stream's metadata, read without touching its entries: what `XINFO STREAM`
