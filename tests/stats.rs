@@ -9,8 +9,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::rdbkit;
 use crate::support::server::{installed, Reply, Server};
+use crate::support::{rdbkit, rdbkit_stdin};
 
 /// A key that breaks naive HTML and CSV writers.
 const HOSTILE: &[u8] = b"</script><img src=x onerror=alert(1)>";
@@ -447,6 +447,50 @@ fn truncated_file_reports_up_to_the_damage() {
         rdbkit(&["stats", "/nonexistent/x.rdb"]).status.code(),
         Some(2)
     );
+}
+
+/// `-` reads the file from standard input: the same statistics and rows as from the
+/// path, and a cut stream stops at the damage with exit 1.
+#[test]
+fn standard_input_matches_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(a) = dump(dir.path(), "a.rdb") else {
+        crate::require!(false, "redis-7.0.15 is not installed");
+        return;
+    };
+    let data = std::fs::read(&a).unwrap();
+    let a_s = a.display().to_string();
+    let args = ["stats", "--format", "json", "--now", "1700000000"];
+    let from_path = rdbkit(&[&args[..], &[a_s.as_str()]].concat());
+    let from_stdin = rdbkit_stdin(&[&args[..], &["-"]].concat(), &data);
+    assert_eq!(from_stdin.status.code(), Some(0), "{from_stdin:?}");
+    let (mut p, mut s): (Value, Value) = (
+        serde_json::from_slice(&from_path.stdout).unwrap(),
+        serde_json::from_slice(&from_stdin.stdout).unwrap(),
+    );
+    assert_eq!(s["files"][0]["path"], "-");
+    assert_eq!(s["files"][0]["bytes"], data.len() as u64);
+    p["files"][0]["path"] = Value::Null;
+    s["files"][0]["path"] = Value::Null;
+    assert_eq!(p, s);
+    for format in ["csv", "jsonl"] {
+        let path_rows = rdbkit(&["keys", "--format", format, &a_s]);
+        let stdin_rows = rdbkit_stdin(&["keys", "--format", format, "-"], &data);
+        assert_eq!(stdin_rows.status.code(), Some(0));
+        assert!(stdin_rows.stdout.len() > 1000);
+        assert_eq!(path_rows.stdout, stdin_rows.stdout, "{format}");
+    }
+    // cut: the keys before the damage, exit 1, the offset in the message
+    let cut = &data[..data.len() / 2];
+    let out = rdbkit_stdin(&["keys", "--format", "jsonl", "-"], cut);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("rdbkit: -: truncated at byte "), "{err}");
+    let path_rows = rdbkit(&["keys", "--format", "jsonl", &a_s]).stdout;
+    let got = String::from_utf8_lossy(&out.stdout).lines().count();
+    assert!(got > 0 && got < String::from_utf8_lossy(&path_rows).lines().count());
+    let out = rdbkit_stdin(&["stats", "-"], cut);
+    assert_eq!(out.status.code(), Some(1));
 }
 
 /// The HTML report renders in headless Chromium: the page's script marks the body

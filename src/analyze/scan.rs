@@ -13,7 +13,8 @@ use crate::analyze::memory::MemoryModel;
 use crate::analyze::stats::KeyFacts;
 use crate::error::{Error, ErrorKind};
 use crate::filter::KeyFilter;
-use crate::rdb::{Checker, Depth, Header, KeyRecord, RdbReader, Record};
+use crate::rdb::stream_reader::StreamError;
+use crate::rdb::{Checker, Depth, Header, KeyRecord, RdbReader, RdbStr, RdbStream, Record};
 
 /// What the file says about itself (its AUX fields before the first key).
 #[derive(Clone, Debug, Default)]
@@ -26,6 +27,25 @@ pub struct FileInfo {
     /// The version as the memory model takes it: `7.0.15`, or `valkey-8.1.1` (Valkey
     /// files also carry a `redis-ver` of the Redis release they are compatible with).
     pub server_version: Option<String>,
+}
+
+impl FileInfo {
+    /// Takes what the memory model and the report need from an AUX field.
+    fn aux(&mut self, key: &RdbStr<'_>, value: &RdbStr<'_>) {
+        let v = value.to_string_lossy();
+        match key.to_string_lossy().as_str() {
+            "ctime" => self.ctime = value.to_i64(),
+            "redis-ver" if self.producer.is_none() => {
+                self.producer = Some(format!("redis {v}"));
+                self.server_version = Some(v);
+            }
+            "valkey-ver" => {
+                self.producer = Some(format!("valkey {v}"));
+                self.server_version = Some(format!("valkey-{v}"));
+            }
+            _ => {}
+        }
+    }
 }
 
 /// How a scan ended.
@@ -97,21 +117,7 @@ pub fn scan<S: Send>(
     // AUX fields come first: read them before building the model and the filter.
     let first = loop {
         match reader.next_record() {
-            Ok(Some(Record::Aux { key, value })) => {
-                let v = value.to_string_lossy();
-                match key.to_string_lossy().as_str() {
-                    "ctime" => info.ctime = value.to_i64(),
-                    "redis-ver" if info.producer.is_none() => {
-                        info.producer = Some(format!("redis {v}"));
-                        info.server_version = Some(v);
-                    }
-                    "valkey-ver" => {
-                        info.producer = Some(format!("valkey {v}"));
-                        info.server_version = Some(format!("valkey-{v}"));
-                    }
-                    _ => {}
-                }
-            }
+            Ok(Some(Record::Aux { key, value })) => info.aux(&key, &value),
             Ok(Some(Record::Key(k))) => break Ok(Some(k)),
             Ok(Some(Record::Eof)) | Ok(None) => break Ok(None),
             Ok(Some(_)) => {}
@@ -140,6 +146,66 @@ pub fn scan<S: Send>(
         threaded(&mut reader, first, workers, &scope, new_sink, add)
     };
     Outcome { sinks, error, info }
+}
+
+/// [`scan`] over a byte stream (standard input) instead of a mapped file: records are
+/// parsed one at a time, memory bounded by the largest record, and handed inline to one
+/// sink in file order. Returns the outcome and the bytes consumed; `Err` when reading
+/// the input itself failed.
+pub fn scan_stream<S>(
+    src: impl std::io::Read,
+    filter_for: &(dyn Fn(Option<i64>) -> KeyFilter + Sync),
+    new_sink: &NewSink<'_, S>,
+    add: &AddKey<'_, S>,
+) -> std::io::Result<(Outcome<S>, u64)> {
+    let mut stream = RdbStream::new(src, Checker::with_depth(Depth::Skim));
+    let mut info = FileInfo::default();
+    // Built at the first key, once the AUX fields are known.
+    let mut keyed: Option<(KeyFilter, MemoryModel, S)> = None;
+    let mut scratch = Scratch::default();
+    let mut keys = 0u64;
+    let mut stopped = false;
+    let result = stream.header().and_then(|h| {
+        info.header = Some(h);
+        stream.for_each(|rec, _| match rec {
+            Record::Aux { key, value } => {
+                if keyed.is_none() {
+                    info.aux(key, value);
+                }
+                Ok(())
+            }
+            Record::Key(k) => {
+                let (filter, model, sink) = keyed.get_or_insert_with(|| {
+                    (
+                        filter_for(info.ctime.map(|s| s.saturating_mul(1000))),
+                        MemoryModel::new(h, info.server_version.as_deref()),
+                        new_sink(&info),
+                    )
+                });
+                keys += 1;
+                if visit(k, keys - 1, filter, model, &mut scratch, sink, add)? {
+                    Ok(())
+                } else {
+                    // the sink's output closed: end the run (not an error in the file)
+                    stopped = true;
+                    Err(Error::corrupt(k.offset, "output closed"))
+                }
+            }
+            _ => Ok(()),
+        })
+    });
+    let bytes = stream.offset();
+    let error = match result {
+        Ok(_) => None,
+        Err(StreamError::Io(e)) => return Err(e),
+        Err(StreamError::Rdb(_)) if stopped => None,
+        Err(StreamError::Rdb(e)) => Some(e),
+    };
+    let sinks = match keyed {
+        Some((_, _, sink)) => vec![sink],
+        None => vec![new_sink(&info)],
+    };
+    Ok((Outcome { info, sinks, error }, bytes))
 }
 
 /// Computes a key's facts; errors carry the key's context.
@@ -200,7 +266,8 @@ struct Scratch {
 fn visit<S>(
     k: &KeyRecord<'_>,
     keys_before: u64,
-    scope: &Scope<'_>,
+    filter: &KeyFilter,
+    model: &MemoryModel,
     scratch: &mut Scratch,
     sink: &mut S,
     add: &AddKey<'_, S>,
@@ -209,10 +276,10 @@ fn visit<S>(
         .key
         .decode(&mut scratch.key)
         .map_err(|e| e.reading("the key name").at_record(k.offset))?;
-    if !scope.filter.is_pass_all() && !scope.filter.matches(k, key) {
+    if !filter.is_pass_all() && !filter.matches(k, key) {
         return Ok(true);
     }
-    let f = facts(k, key, keys_before, &scope.model, &mut scratch.blob)?;
+    let f = facts(k, key, keys_before, model, &mut scratch.blob)?;
     Ok(add(sink, key, &f).is_ok())
 }
 
@@ -231,7 +298,8 @@ fn inline<S>(
             match visit(
                 &k,
                 reader.keys_read() - 1,
-                scope,
+                &scope.filter,
+                &scope.model,
                 &mut scratch,
                 &mut sink,
                 add,
@@ -273,7 +341,8 @@ impl<S> Shared<'_, '_, S> {
             match visit(
                 k,
                 keys_before + i as u64,
-                self.scope,
+                &self.scope.filter,
+                &self.scope.model,
                 scratch,
                 sink,
                 self.add,

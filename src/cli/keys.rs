@@ -18,6 +18,7 @@ pub enum Format {
 
 #[derive(clap::Args, Debug)]
 pub struct KeysArgs {
+    /// The RDB file (`-`: standard input).
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
     /// CSV with a header row (keys as raw bytes, quoted as needed) or one JSON object
@@ -99,12 +100,16 @@ fn write_row(
 
 pub fn run(a: &KeysArgs) -> std::io::Result<u8> {
     let shown = a.path.display().to_string();
-    let src = match crate::source::Source::open(&a.path, !a.no_mmap) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("rdbkit: {shown}: {e}");
-            return Ok(exit::ERROR);
-        }
+    let stdin = a.path.as_os_str() == "-";
+    let src = match stdin {
+        true => None,
+        false => match crate::source::Source::open(&a.path, !a.no_mmap) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("rdbkit: {shown}: {e}");
+                return Ok(exit::ERROR);
+            }
+        },
     };
     let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout());
     if a.format == Format::Csv {
@@ -113,25 +118,30 @@ pub fn run(a: &KeysArgs) -> std::io::Result<u8> {
     let failed = std::sync::Mutex::new(None::<std::io::Error>);
     let outcome = {
         let out = std::sync::Mutex::new(&mut out);
-        // Inline (no worker threads): rows come out in file order.
-        scan::scan(
-            src.bytes(),
-            0,
-            &|ctime| a.filter.to_filter(ctime),
-            &|_| (),
-            &|_, key, f| {
-                if a.min_memory.is_some_and(|m| f.memory < m) {
-                    return Ok(());
+        let filter_for = |ctime| a.filter.to_filter(ctime);
+        let add = |_: &mut (), key: &[u8], f: &KeyFacts| {
+            if a.min_memory.is_some_and(|m| f.memory < m) {
+                return Ok(());
+            }
+            let mut o = out.lock().unwrap_or_else(|p| p.into_inner());
+            write_row(&mut **o, a.format, key, f).inspect_err(|e| {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    *failed.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(std::io::Error::new(e.kind(), e.to_string()));
                 }
-                let mut o = out.lock().unwrap_or_else(|p| p.into_inner());
-                write_row(&mut **o, a.format, key, f).inspect_err(|e| {
-                    if e.kind() != std::io::ErrorKind::BrokenPipe {
-                        *failed.lock().unwrap_or_else(|p| p.into_inner()) =
-                            Some(std::io::Error::new(e.kind(), e.to_string()));
-                    }
-                })
+            })
+        };
+        // Inline (no worker threads): rows come out in file order.
+        match &src {
+            Some(src) => scan::scan(src.bytes(), 0, &filter_for, &|_| (), &add),
+            None => match scan::scan_stream(std::io::stdin().lock(), &filter_for, &|_| (), &add) {
+                Ok((outcome, _)) => outcome,
+                Err(e) => {
+                    eprintln!("rdbkit: {shown}: {e}");
+                    return Ok(exit::ERROR);
+                }
             },
-        )
+        }
     };
     out.flush()?;
     if let Some(e) = failed.into_inner().unwrap_or_else(|p| p.into_inner()) {

@@ -9,7 +9,7 @@ use super::exit;
 use super::filter_args::FilterArgs;
 use crate::analyze::report::{self, FileReport};
 use crate::analyze::scan::{self, FileInfo, Status};
-use crate::analyze::stats::{Settings, Stats};
+use crate::analyze::stats::{KeyFacts, Settings, Stats};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -21,7 +21,7 @@ pub enum Format {
 #[derive(clap::Args, Debug)]
 pub struct StatsArgs {
     /// RDB files (e.g. every shard of a cluster: scanned in parallel, reported per file
-    /// and aggregated).
+    /// and aggregated); `-` reads one from standard input.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Output: an aligned text report, one JSON document (schema in the README), or
@@ -80,36 +80,42 @@ fn scan_file(path: &Path, a: &StatsArgs, settings: &Settings, workers: usize) ->
             .or(info.ctime.map(|s| s.saturating_mul(1000)))
             .or_else(wall_clock_ms)
     };
-    let src = match crate::source::Source::open(path, !a.no_mmap) {
-        Ok(s) => s,
-        Err(e) => {
-            let stats = Stats::new(settings, None);
-            let text = format!("rdbkit: {shown}: {e}");
-            let report = FileReport::new(
-                &shown,
-                0,
-                &FileInfo::default(),
-                Some((text, 0, Status::Unreadable)),
-                &stats,
-            );
-            return Scanned {
-                stats,
-                report,
-                code: exit::ERROR,
-            };
+    let unreadable = |e: std::io::Error| {
+        let stats = Stats::new(settings, None);
+        let text = format!("rdbkit: {shown}: {e}");
+        let report = FileReport::new(
+            &shown,
+            0,
+            &FileInfo::default(),
+            Some((text, 0, Status::Unreadable)),
+            &stats,
+        );
+        Scanned {
+            stats,
+            report,
+            code: exit::ERROR,
         }
     };
-    let data = src.bytes();
-    let out = scan::scan(
-        data,
-        workers,
-        &|ctime| a.filter.to_filter(ctime),
-        &|info| Stats::new(settings, reference(info)),
-        &|s, key, f| {
-            s.add(key, f);
-            Ok(())
-        },
-    );
+    let filter_for = |ctime| a.filter.to_filter(ctime);
+    let new_sink = |info: &FileInfo| Stats::new(settings, reference(info));
+    let add = |s: &mut Stats, key: &[u8], f: &KeyFacts| {
+        s.add(key, f);
+        Ok(())
+    };
+    let (out, bytes) = if path.as_os_str() == "-" {
+        match scan::scan_stream(std::io::stdin().lock(), &filter_for, &new_sink, &add) {
+            Ok(r) => r,
+            Err(e) => return unreadable(e),
+        }
+    } else {
+        let src = match crate::source::Source::open(path, !a.no_mmap) {
+            Ok(s) => s,
+            Err(e) => return unreadable(e),
+        };
+        let data = src.bytes();
+        let out = scan::scan(data, workers, &filter_for, &new_sink, &add);
+        (out, data.len() as u64)
+    };
     let mut sinks = out.sinks.into_iter();
     let mut stats = sinks
         .next()
@@ -126,7 +132,7 @@ fn scan_file(path: &Path, a: &StatsArgs, settings: &Settings, workers: usize) ->
     } else {
         exit::OK
     };
-    let report = FileReport::new(&shown, data.len() as u64, &out.info, error, &stats);
+    let report = FileReport::new(&shown, bytes, &out.info, error, &stats);
     Scanned {
         stats,
         report,
