@@ -6,12 +6,13 @@
 //! * Walk a collection's elements from its encoded bytes: [`rdb::items::for_each`].
 //! * Read an AOF's commands: [`aof::RespReader`]; its manifest: [`aof::manifest`].
 //!
-//! Layers (dependencies point down only): `error`, `source` → `rdb` → `verify` ⇄ `aof` → `cli`
+//! Layers (dependencies point down only): `error`, `source`, `base64` → `rdb` → `verify` ⇄ `aof` → `cli`
 //! (`aof` checks an RDB preamble with `verify`; `verify` dispatches AOF inputs to `aof`).
 #![deny(unsafe_code)]
 
 pub mod analyze;
 pub mod aof;
+pub mod base64;
 pub mod cli;
 pub mod error;
 pub mod export;

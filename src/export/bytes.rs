@@ -25,37 +25,7 @@ impl BytesMode {
     }
 }
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Appends the padded base64 of `b`: the output is sized once and filled in place (no
-/// capacity check per byte; binary blobs and module payloads can be megabytes).
-pub fn base64(b: &[u8], out: &mut Vec<u8>) {
-    let start = out.len();
-    let full = b.len() / 3;
-    out.resize(start + b.len().div_ceil(3) * 4, 0);
-    let (body, tail) = out[start..].split_at_mut(full * 4);
-    for (c, q) in b.chunks_exact(3).zip(body.chunks_exact_mut(4)) {
-        let n = (c[0] as u32) << 16 | (c[1] as u32) << 8 | c[2] as u32;
-        q[0] = B64[(n >> 18) as usize & 63];
-        q[1] = B64[(n >> 12) as usize & 63];
-        q[2] = B64[(n >> 6) as usize & 63];
-        q[3] = B64[n as usize & 63];
-    }
-    let rest = &b[full * 3..];
-    if !rest.is_empty() {
-        let n = rest
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &x)| n | (x as u32) << (16 - 8 * i));
-        for (i, slot) in tail.iter_mut().enumerate() {
-            *slot = if i <= rest.len() {
-                B64[(n >> (18 - 6 * i)) as usize & 63]
-            } else {
-                b'='
-            };
-        }
-    }
-}
+pub use crate::base64::encode_into as base64;
 
 /// Appends the lowercase hex of `b`.
 pub fn hex(b: &[u8], out: &mut Vec<u8>) {
