@@ -55,21 +55,17 @@ impl ValkeyLayout {
 
     /// Whether a string value lives inside its object (`embstr`) in this layout: 8.0
     /// keeps Redis's 44-byte rule; 8.1 embeds when object, expiry, key and value fit 64
-    /// bytes, 9.0 when they fit 128 with an 8-byte header (checked against OBJECT
-    /// ENCODING of 8.1.1 and 9.1.2).
+    /// bytes, counting the key's sds header as one byte whatever its length (so key +
+    /// value <= 41 bytes without an expiry); 9.0 when they fit 128 with an 8-byte
+    /// header and the key's real sds header (checked against OBJECT ENCODING of 8.1.1
+    /// and 9.1.2 for keys of 1 to 100 bytes).
     pub fn embeds(self, key_len: usize, value_len: usize, has_expire: bool) -> bool {
-        let total = |header: u64| {
-            header
-                + if has_expire { 8 } else { 0 }
-                + embedded_key(key_len)
-                + 3
-                + value_len as u64
-                + 1
-        };
+        let expire = if has_expire { 8 } else { 0 };
+        let value = 3 + value_len as u64 + 1;
         match self {
             ValkeyLayout::V80 => value_len <= size::EMBSTR_LIMIT,
-            ValkeyLayout::V81 => total(size::ROBJ) <= 64,
-            ValkeyLayout::V90 => total(8) <= 128,
+            ValkeyLayout::V81 => size::ROBJ + expire + 1 + 1 + key_len as u64 + 1 + value <= 64,
+            ValkeyLayout::V90 => 8 + expire + embedded_key(key_len) + value <= 128,
         }
     }
 }
@@ -256,9 +252,19 @@ mod tests {
 
     #[test]
     fn embedding_rules() {
-        // 8.1.1: a 12-byte key embeds a 28-byte value, not a 32-byte one
+        // 8.1.1: a 12-byte key embeds a 28-byte value, not a 32-byte one; key + value
+        // up to 41 bytes, long keys too
         assert!(ValkeyLayout::V81.embeds(12, 28, false));
         assert!(!ValkeyLayout::V81.embeds(12, 32, false));
+        for (key, max) in [(1, 40), (31, 10), (32, 9), (36, 5), (40, 1)] {
+            assert!(ValkeyLayout::V81.embeds(key, max, false), "{key}");
+            assert!(!ValkeyLayout::V81.embeds(key, max + 1, false), "{key}");
+        }
+        // 9.1.2 counts the key's real header: 31 -> 82, 32 -> 79
+        assert!(ValkeyLayout::V90.embeds(31, 82, false));
+        assert!(!ValkeyLayout::V90.embeds(31, 83, false));
+        assert!(ValkeyLayout::V90.embeds(32, 79, false));
+        assert!(!ValkeyLayout::V90.embeds(32, 80, false));
         // 9.1.2: a 10-byte key embeds up to 103 bytes
         assert!(ValkeyLayout::V90.embeds(10, 103, false));
         assert!(!ValkeyLayout::V90.embeds(10, 104, false));
