@@ -228,11 +228,16 @@ const BATCH: usize = 2048;
 struct Split {
     full_at: usize,
     skim_below: usize,
+    /// A batch also ends once it spans this many bytes of the file: 2048 big values
+    /// (streams, large collections) are a lot of checking, and what the checker has
+    /// queued when the scan ends is time the scanner only waits.
+    batch_bytes: usize,
 }
 
 const SPLIT: Split = Split {
     full_at: 3,
     skim_below: 2,
+    batch_bytes: 1 << 20,
 };
 
 impl Split {
@@ -414,9 +419,9 @@ fn verify_shared(
                     if eof {
                         break Ok(());
                     }
-                    if batch.records.len() == BATCH {
+                    let end = reader.offset() as usize;
+                    if batch.records.len() == BATCH || end - crc_done >= split.batch_bytes {
                         progress(reader.offset(), data.len() as u64);
-                        let end = reader.offset() as usize;
                         if end + PREFETCH / 2 > prefetched && prefetched < data.len() {
                             let from = prefetched.max(end);
                             prefetch(from, PREFETCH);
@@ -698,10 +703,12 @@ mod tests {
             for data in [&data[..], &data[..data.len() - 300]] {
                 let single = verify_reader("f", data);
                 // Every value the checker's; every batch after the first the
-                // scanner's; plain collections always the scanner's; the default.
+                // scanner's; plain collections always the scanner's (in batches of
+                // a few records); the default.
                 let split = |full_at, skim_below| Split {
                     full_at,
                     skim_below,
+                    batch_bytes: SPLIT.batch_bytes,
                 };
                 let by_checker = verify_shared(
                     "f",
@@ -710,7 +717,11 @@ mod tests {
                     &|_, _| {},
                     split(usize::MAX, usize::MAX),
                 );
-                for split in [split(0, 0), split(usize::MAX, 0), SPLIT] {
+                let small = Split {
+                    batch_bytes: 200,
+                    ..split(usize::MAX, 0)
+                };
+                for split in [split(0, 0), small, SPLIT] {
                     let r = verify_shared("f", data, &no_progress, &|_, _| {}, split);
                     assert_eq!(r, by_checker, "damage {bad:?}, {split:?}");
                 }
