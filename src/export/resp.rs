@@ -205,7 +205,7 @@ pub fn encode_command(args: &[&[u8]], out: &mut Vec<u8>) {
 }
 
 /// `*N\r\n` or `$N\r\n`; short lengths (most of them) without a general formatter.
-#[inline]
+#[inline(always)]
 fn header(prefix: u8, n: usize, out: &mut Vec<u8>) {
     if n < 10 {
         out.extend_from_slice(&[prefix, b'0' + n as u8, b'\r', b'\n']);
