@@ -110,6 +110,19 @@ fn run(name: &str) {
         });
     }
 
+    // csv: the same keys and elements as the jsonl just checked against the server
+    let out = rdbkit(&["export", path, "--format", "csv"]);
+    d.check(out.status.success(), || {
+        format!("export csv: {}", String::from_utf8_lossy(&out.stderr))
+    });
+    check_csv(&out.stdout, &keys, &modules, &mut d);
+    if a.at_least(7, 0) {
+        let said = String::from_utf8_lossy(&out.stderr);
+        d.check(said.contains("2 function libraries left out"), || {
+            format!("csv stderr: {said}")
+        });
+    }
+
     // resp, loaded into a fresh server
     let resp = a.dir.join("export.resp");
     let out = rdbkit(&[
@@ -324,6 +337,184 @@ fn parse_jsonl(out: &[u8], d: &mut Diffs) -> (Vec<OwnedKey>, usize, ModuleKeys) 
         });
     }
     (keys, functions, modules)
+}
+
+// ---------------------------------------------------------------------------------------
+// CSV rows back into keys
+// ---------------------------------------------------------------------------------------
+
+/// One key's CSV rows: db, key, type, expire_at_ms, and per row the last four fields.
+type CsvKey = (u64, Vec<u8>, String, Option<i64>, Vec<Vec<Vec<u8>>>);
+
+/// RFC 4180 over bytes: fields split on commas, rows on `\n`, a quoted field runs to
+/// its closing quote (`""` inside is one quote) and may hold commas, CR and LF.
+fn parse_csv(out: &[u8]) -> Vec<Vec<Vec<u8>>> {
+    let (mut rows, mut row, mut field) = (Vec::new(), Vec::new(), Vec::new());
+    let mut i = 0;
+    while i < out.len() {
+        match out[i] {
+            b'"' if field.is_empty() => {
+                i += 1;
+                loop {
+                    match (out[i], out.get(i + 1)) {
+                        (b'"', Some(b'"')) => {
+                            field.push(b'"');
+                            i += 2;
+                        }
+                        (b'"', _) => break,
+                        (c, _) => {
+                            field.push(c);
+                            i += 1;
+                        }
+                    }
+                }
+            }
+            b',' => row.push(std::mem::take(&mut field)),
+            b'\n' => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            c => field.push(c),
+        }
+        i += 1;
+    }
+    rows
+}
+
+/// Each jsonl key has the same rows in the CSV, in order; module keys carry the
+/// jsonl's DUMP payload. Stream groups are not in CSV.
+fn check_csv(out: &[u8], keys: &[OwnedKey], modules: &ModuleKeys, d: &mut Diffs) {
+    let rows = parse_csv(out);
+    let header =
+        b"db,key,type,expire_at_ms,index,field,value,field_expire_at_ms".split(|&c| c == b',');
+    d.check(
+        rows.first().map(|r| r.iter().map(Vec::as_slice).eq(header)) == Some(true),
+        || "csv header".into(),
+    );
+    // Consecutive rows of one key, in file order.
+    let mut got: Vec<CsvKey> = Vec::new();
+    for r in rows.iter().skip(1) {
+        if r.len() != 8 {
+            d.fail(format!("csv row with {} fields: {r:?}", r.len()));
+            return;
+        }
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let db: u64 = text(&r[0]).parse().unwrap();
+        let same = got
+            .last()
+            .is_some_and(|(gdb, gk, _, _, _)| *gdb == db && gk == &r[1]);
+        if !same {
+            let expire = (!r[3].is_empty()).then(|| text(&r[3]).parse().unwrap());
+            got.push((db, r[1].clone(), text(&r[2]), expire, Vec::new()));
+        }
+        got.last_mut().unwrap().4.push(r[4..].to_vec());
+    }
+    let want = keys.len() + modules.len();
+    d.check(got.len() == want, || {
+        format!("csv has {} keys, jsonl {want}", got.len())
+    });
+    let mut modules = modules.iter();
+    let mut keys = keys.iter();
+    for (db, key, kind, expire, rows) in &got {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        if kind == "module" {
+            let Some((mdb, mkey, dump)) = modules.next() else {
+                d.fail("more module keys in csv".into());
+                return;
+            };
+            let ok = mdb == db
+                && mkey == key
+                && rows.len() == 1
+                && b64_decode(&text(&rows[0][2])) == *dump;
+            d.check(ok, || format!("csv module key \"{}\" differs", escape(key)));
+            continue;
+        }
+        let Some(k) = keys.next() else {
+            d.fail("more keys in csv than in jsonl".into());
+            return;
+        };
+        let value = match kind.as_str() {
+            "string" => OwnedValue::String(rows[0][2].clone()),
+            "list" => {
+                let ordered = rows
+                    .iter()
+                    .enumerate()
+                    .all(|(i, r)| text(&r[0]) == i.to_string());
+                d.check(ordered, || {
+                    format!("csv list \"{}\" positions", escape(key))
+                });
+                OwnedValue::List(rows.iter().map(|r| r[2].clone()).collect())
+            }
+            "set" => OwnedValue::Set(rows.iter().map(|r| r[2].clone()).collect()),
+            "zset" => OwnedValue::Zset(
+                rows.iter()
+                    .map(|r| {
+                        let s = match text(&r[2]).as_str() {
+                            "inf" => f64::INFINITY,
+                            "-inf" => f64::NEG_INFINITY,
+                            t => t.parse().unwrap(),
+                        };
+                        (r[1].clone(), s)
+                    })
+                    .collect(),
+            ),
+            "hash" => OwnedValue::Hash(
+                rows.iter()
+                    .map(|r| {
+                        let ttl = (!r[3].is_empty()).then(|| text(&r[3]).parse().unwrap());
+                        (r[1].clone(), r[2].clone(), ttl)
+                    })
+                    .collect(),
+            ),
+            "stream" => {
+                let mut entries: Vec<rdbkit::rdb::owned::OwnedEntry> = Vec::new();
+                for r in rows.iter().filter(|r| !r[0].is_empty()) {
+                    let t = text(&r[0]);
+                    let (ms, seq) = t.split_once('-').unwrap();
+                    let i = StreamId {
+                        ms: ms.parse().unwrap(),
+                        seq: seq.parse().unwrap(),
+                    };
+                    match entries.last_mut() {
+                        Some((last, pairs)) if *last == i => {
+                            pairs.push((r[1].clone(), r[2].clone()))
+                        }
+                        _ => entries.push((i, vec![(r[1].clone(), r[2].clone())])),
+                    }
+                }
+                match &k.value {
+                    OwnedValue::Stream {
+                        length,
+                        last_id,
+                        groups,
+                        ..
+                    } => OwnedValue::Stream {
+                        entries,
+                        length: *length,
+                        last_id: *last_id,
+                        groups: groups.clone(),
+                    },
+                    _ => OwnedValue::String(Vec::new()),
+                }
+            }
+            t => {
+                d.fail(format!("csv type {t}"));
+                continue;
+            }
+        };
+        let same = k.db == Some(*db)
+            && &k.key == key
+            && k.type_name == kind
+            && k.expire_ms == *expire
+            && k.value == value;
+        d.check(same, || {
+            format!(
+                "csv key \"{}\" (db {db}) differs from jsonl: {value:?} vs {:?}",
+                escape(key),
+                k.value
+            )
+        });
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -778,4 +969,18 @@ fn aof_inputs_rebuild_the_dataset() {
         });
         d.finish();
     }
+}
+
+#[test]
+fn csv_refuses_aof_commands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let aof = tmp.path().join("a.aof");
+    std::fs::write(&aof, b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\nb\r\n").unwrap();
+    let out = rdbkit(&["export", aof.to_str().unwrap(), "--format", "csv"]);
+    assert_eq!(out.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("CSV holds keys") && said.contains("byte 0"),
+        "{said}"
+    );
 }

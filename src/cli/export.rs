@@ -1,4 +1,4 @@
-//! `rdbkit export`: an RDB or AOF as JSON lines, a JSON array, or RESP commands.
+//! `rdbkit export`: an RDB or AOF as JSON lines, a JSON array, RESP commands or CSV.
 
 use std::path::PathBuf;
 
@@ -18,14 +18,15 @@ pub struct ExportArgs {
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
     /// jsonl: one JSON object per key; json: one array; resp: commands that rebuild the
-    /// dataset (for `redis-cli --pipe`, or as an AOF).
+    /// dataset (for `redis-cli --pipe`, or as an AOF); csv: one row per element
+    /// (db,key,type,expire_at_ms,index,field,value,field_expire_at_ms).
     #[arg(long, value_name = "FORMAT", value_parser = parse_format, default_value = "jsonl")]
     pub format: Format,
     /// Write here instead of stdout; `.gz` / `.zst` names are compressed.
     #[arg(short = 'o', long = "output", value_name = "OUT")]
     pub output: Option<PathBuf>,
-    /// JSON byte strings: auto (UTF-8 as text, else {"base64": ...}), or every one as a
-    /// base64 / hex string.
+    /// Byte strings: auto (JSON: UTF-8 as text, else {"base64": ...}; CSV: raw bytes,
+    /// quoted when needed), or every one as a base64 / hex string.
     #[arg(long, value_name = "MODE", value_parser = BytesMode::parse, default_value = "auto")]
     pub bytes: BytesMode,
     /// resp: commands for this server (7.4, redis-6.2, valkey-9.1); default: the version
@@ -59,7 +60,8 @@ fn parse_format(s: &str) -> Result<Format, String> {
         "jsonl" => Ok(Format::Jsonl),
         "json" => Ok(Format::Json),
         "resp" => Ok(Format::Resp),
-        _ => Err(format!("{s:?}: expected jsonl, json or resp")),
+        "csv" => Ok(Format::Csv),
+        _ => Err(format!("{s:?}: expected jsonl, json, resp or csv")),
     }
 }
 
@@ -163,6 +165,17 @@ fn export_multipart(
 }
 
 fn report_losses(s: &Summary) {
+    if s.functions_left_out > 0 {
+        eprintln!(
+            "rdbkit: {} function librar{} left out (CSV has no row for them; use jsonl or resp)",
+            s.functions_left_out,
+            if s.functions_left_out == 1 {
+                "y"
+            } else {
+                "ies"
+            }
+        );
+    }
     let target = s
         .target
         .map(|t| t.to_string())

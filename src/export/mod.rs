@@ -6,6 +6,7 @@
 //! a time (`rdb::items::for_each`), so memory does not grow with a collection's size.
 
 pub mod bytes;
+pub mod csv;
 pub mod json;
 pub mod number;
 pub mod output;

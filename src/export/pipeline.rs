@@ -437,7 +437,7 @@ mod tests {
             // A copy cut short: the damage is at the end.
             let cut = &data[..data.len() * 2 / 3];
             for input in [&data[..], cut] {
-                for format in [Format::Jsonl, Format::Json, Format::Resp] {
+                for format in [Format::Jsonl, Format::Json, Format::Resp, Format::Csv] {
                     let one = export(input, format, 1);
                     assert!(!one.0.is_empty() || one.1.starts_with("error"), "{f:?}");
                     for threads in [2, 3] {

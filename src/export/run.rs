@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use super::bytes::BytesMode;
+use super::csv;
 use super::json::{self, JsonOptions};
 use super::output::Sink;
 use super::pipeline::{self, Ready};
@@ -23,6 +24,8 @@ pub enum Format {
     Json,
     /// Commands that rebuild the dataset (`redis-cli --pipe`, or an AOF).
     Resp,
+    /// One row per element (see [`super::csv`]).
+    Csv,
 }
 
 /// What to export and how.
@@ -49,6 +52,8 @@ pub struct Summary {
     /// Keys the filter left out.
     pub skipped: u64,
     pub functions: u64,
+    /// Function libraries not written (CSV has no row for them).
+    pub functions_left_out: u64,
     /// RESP commands written (for `resp`), AOF commands passed through otherwise.
     pub commands: u64,
     /// AOF commands copied after an RDB preamble or from RESP parts.
@@ -190,12 +195,21 @@ impl<'c, 'w> Formatter<'c, 'w> {
                 json::key_object(k, db, name, &self.ctx.json, &mut self.sink).map_err(ctx)?;
                 self.after_object()?;
             }
+            Format::Csv => {
+                let (bytes, version) = (self.ctx.json.bytes, self.ctx.json.rdb_version);
+                csv::key_rows(k, db, name, bytes, version, &mut self.sink).map_err(ctx)?;
+            }
         }
         self.summary.keys += 1;
         Ok(())
     }
 
     pub(super) fn function(&mut self, code: &[u8]) -> Result<(), ExportError> {
+        if self.format() == Format::Csv {
+            // No row shape for a library: counted as left out.
+            self.summary.functions_left_out += 1;
+            return Ok(());
+        }
         self.summary.functions += 1;
         match self.format() {
             Format::Resp => {
@@ -225,6 +239,7 @@ impl Summary {
         self.keys += o.keys;
         self.skipped += o.skipped;
         self.functions += o.functions;
+        self.functions_left_out += o.functions_left_out;
         self.commands += o.commands;
         self.aof_commands += o.aof_commands;
         for (l, n) in &o.lost {
@@ -267,8 +282,10 @@ impl<'o, 'w> Exporter<'o, 'w> {
     }
 
     fn start(&mut self) {
-        if self.ctx.opts.format == Format::Json {
-            self.sink().buf.push(b'[');
+        match self.ctx.opts.format {
+            Format::Json => self.sink().buf.push(b'['),
+            Format::Csv => self.sink().buf.extend_from_slice(csv::HEADER),
+            _ => {}
         }
     }
 
@@ -369,6 +386,12 @@ impl<'o, 'w> Exporter<'o, 'w> {
             let mut db = 0u64;
             while let Some(item) = r.next_item()? {
                 let AofItem::Command(c) = item else { continue };
+                if f.format() == Format::Csv {
+                    return Err(ExportError::Io(std::io::Error::other(format!(
+                        "CSV holds keys, and this input has AOF commands (the first at byte {}): export it with --format jsonl or resp",
+                        c.offset
+                    ))));
+                }
                 f.summary.aof_commands += 1;
                 match f.format() {
                     Format::Resp => {
