@@ -9,6 +9,7 @@ mod cli;
 mod corpus;
 mod export;
 mod forensics;
+mod forensics_checks;
 mod memory_servers;
 mod restore;
 mod rewrite;

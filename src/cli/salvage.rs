@@ -226,6 +226,9 @@ fn print_human(out: &mut dyn Write, r: &Report) -> std::io::Result<()> {
             r.estimate_method
         )?;
     }
+    for why in &r.not_written {
+        writeln!(out, "  not written (the output cannot hold it): {why}")?;
+    }
     match r.checksum {
         "mismatch" => writeln!(
             out,

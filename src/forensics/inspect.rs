@@ -255,7 +255,19 @@ fn fields(
         let at = cur.offset();
         let Ok(b) = cur.u8() else { return };
         let (label, skip) = match b {
-            opcode::EXPIRETIME_MS => ("EXPIRETIME_MS opcode + 8-byte ms time", 8),
+            opcode::EXPIRETIME_MS => {
+                let t = k.expire_ms.unwrap_or_default();
+                let _ = cur.take(8);
+                spans.push(Span {
+                    start: at,
+                    end: cur.offset(),
+                    label: format!(
+                        "EXPIRETIME_MS opcode + 8-byte ms time: {t} ({})",
+                        crate::time::format_unix(t.div_euclid(1000))
+                    ),
+                });
+                continue;
+            }
             opcode::EXPIRETIME => ("EXPIRETIME opcode + 4-byte s time", 4),
             opcode::FREQ => ("FREQ opcode + LFU counter", 1),
             opcode::IDLE => {
@@ -329,6 +341,7 @@ fn fields(
                 }
             }
         }
+        Value::Stream { .. } => stream_spans(&mut cur, k, spans),
         _ => {
             spans.push(Span {
                 start: k.value_info.offset,
@@ -337,6 +350,34 @@ fn fields(
             });
         }
     }
+}
+
+/// A stream's listpack nodes (master ID, then the listpack and where its entries
+/// start), then its metadata as one span.
+fn stream_spans(cur: &mut Cursor<'_>, k: &crate::rdb::KeyRecord<'_>, spans: &mut Vec<Span>) {
+    let at = cur.offset();
+    let Ok(nodes) = cur.length() else { return };
+    spans.push(Span {
+        start: at,
+        end: cur.offset(),
+        label: format!("stream: {nodes} listpack nodes"),
+    });
+    for i in 0..nodes.min(MAX_ENTRY_SPANS as u64) {
+        if string_spans(cur, &format!("node {i} master ID"), spans).is_none() {
+            return;
+        }
+        let mut probe = *cur;
+        let Ok(s) = probe.string() else { return };
+        string_spans(cur, &format!("node {i} listpack"), spans);
+        if let RdbStr::Raw(b) = s {
+            entry_spans(s, cur.offset() - b.len() as u64, true, spans);
+        }
+    }
+    spans.push(Span {
+        start: cur.offset(),
+        end: k.value_info.offset + k.value_info.stored_bytes,
+        label: "stream metadata: length, last ID, consumer groups".into(),
+    });
 }
 
 /// Where listpack entries start (uncompressed blobs only: the entries of an LZF blob

@@ -45,10 +45,10 @@ const MAX_CANDIDATE_DB: u64 = 1 << 16;
 /// (a scan through a huge real value after damage stays bounded).
 const MAX_COMPETITION: usize = 64 << 20;
 /// Confirmed candidates remembered per scan, and rounds played between them.
-const MAX_RIVALS: usize = 64;
+const MAX_RIVALS: usize = 16;
 const MAX_ROUNDS: usize = 4;
 /// Records each chain may read while two candidates compete.
-const PREFER_RECORDS: usize = 4096;
+const PREFER_RECORDS: usize = 256;
 /// Boundaries remembered per scan (memory stays bounded on a huge damaged span).
 const MAX_DEAD_ENDS: usize = 1 << 20;
 /// This many zero bytes where a record should start are damage, not empty keys.

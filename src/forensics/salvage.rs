@@ -24,6 +24,10 @@ pub trait Recovered {
     fn record(&mut self, rec: &Record<'_>, raw: &[u8], db: u64) -> Result<(), ExportError>;
     /// Completes the output; returns bytes written.
     fn finish(&mut self) -> Result<u64, ExportError>;
+    /// Records read intact that the output cannot hold (why, for each).
+    fn not_written(&self) -> &[String] {
+        &[]
+    }
 }
 
 /// A new RDB with the input's magic and version (so the server that wrote the input
@@ -34,6 +38,9 @@ pub struct RdbOut<W: Write> {
     w: Option<RdbWriter<W>>,
     source: Dialect,
     selected: Option<u64>,
+    /// Records the output version cannot hold (a function library in a REDIS 9 file,
+    /// a type from another era): left out and reported, not fatal.
+    not_written: Vec<String>,
 }
 
 impl<W: Write> RdbOut<W> {
@@ -44,6 +51,7 @@ impl<W: Write> RdbOut<W> {
             w: Some(RdbWriter::new(inner, rdb_target(header)).map_err(write_error)?),
             source: header.dialect,
             selected: None,
+            not_written: Vec::new(),
         })
     }
 }
@@ -86,7 +94,25 @@ impl<W: Write> Recovered for RdbOut<W> {
             }
             _ => Ok(()),
         };
-        r.map_err(write_error)
+        match r {
+            Err(WriteError::Unsupported(why)) => {
+                let what = match rec {
+                    Record::Key(k) => format!(
+                        "key \"{}\" (db {db})",
+                        display_key(&k.key.to_vec().unwrap_or_default())
+                    ),
+                    Record::Function { .. } => "a function library".into(),
+                    Record::ModuleAux { .. } => "module AUX data".into(),
+                    _ => "a record".into(),
+                };
+                self.not_written.push(format!("{what}: {why}"));
+                Ok(())
+            }
+            r => r.map_err(write_error),
+        }
+    }
+    fn not_written(&self) -> &[String] {
+        &self.not_written
     }
     fn finish(&mut self) -> Result<u64, ExportError> {
         match self.w.take() {
@@ -242,12 +268,16 @@ pub struct Report {
     pub output: Option<String>,
     pub output_format: Option<&'static str>,
     pub output_bytes: u64,
+    /// Records read intact that the output cannot hold, each with why.
+    pub not_written: Vec<String>,
 }
 
 impl Report {
     /// Whether anything at all was lost (exit status 1).
     pub fn anything_lost(&self) -> bool {
-        !self.lost.is_empty() || matches!(self.checksum, "mismatch" | "truncated")
+        !self.lost.is_empty()
+            || !self.not_written.is_empty()
+            || matches!(self.checksum, "mismatch" | "truncated")
     }
 }
 
@@ -341,6 +371,7 @@ pub fn salvage(
     }
     if let Some(o) = out {
         r.output_bytes = o.finish().map_err(SalvageError::Output)?;
+        r.not_written = o.not_written().to_vec();
     }
     Ok(r)
 }
