@@ -4,7 +4,7 @@
 use super::{size, text_len, Generation, MemoryModel, ValkeyLayout};
 use crate::error::{Error, Result};
 use crate::rdb::cursor::Cursor;
-use crate::rdb::value::{HashTtlLayout, Value};
+use crate::rdb::value::Value;
 use crate::rdb::RdbStr;
 
 pub(super) fn estimate(m: &MemoryModel, v: &Value<'_>) -> Result<u64> {
@@ -116,21 +116,9 @@ pub(super) fn estimate(m: &MemoryModel, v: &Value<'_>) -> Result<u64> {
             layout,
             ..
         } => {
-            let mut c = items.cursor();
-            let mut strings = 0u64;
-            for _ in 0..count {
-                let ttl_before = match layout {
-                    HashTtlLayout::Redis | HashTtlLayout::RedisPreGa => c.length()? != 0,
-                    HashTtlLayout::Valkey => false,
-                };
-                let f = text_len(&c.string()?);
-                let v = text_len(&c.string()?);
-                let has_ttl = match layout {
-                    HashTtlLayout::Valkey => c.i64le()? != -1,
-                    _ => ttl_before,
-                };
-                strings += hash_entry(m, f, v, has_ttl);
-            }
+            let strings = super::sum_ttl_hash_entries(items, count, layout, |f, v, ttl| {
+                hash_entry(m, f, v, ttl)
+            })?;
             Ok(size::ROBJ + dict(m, count, Growth::hash(m)) + strings)
         }
         Value::Stream { version, body } => super::stream::estimate(m, version, body),

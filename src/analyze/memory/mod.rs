@@ -311,6 +311,34 @@ pub(crate) fn sds_header(len: usize) -> u64 {
     }
 }
 
+/// Sums `entry(field_len, value_len, has_ttl)` over the fields of a hash stored with
+/// field TTLs (plain form: Redis puts each field's TTL before it, Valkey's `HASH_2` after
+/// its value, -1 for none).
+pub(crate) fn sum_ttl_hash_entries(
+    items: crate::rdb::value::Region<'_>,
+    count: u64,
+    layout: crate::rdb::value::HashTtlLayout,
+    mut entry: impl FnMut(usize, usize, bool) -> u64,
+) -> crate::Result<u64> {
+    use crate::rdb::value::HashTtlLayout;
+    let mut c = items.cursor();
+    let mut total = 0u64;
+    for _ in 0..count {
+        let ttl_before = match layout {
+            HashTtlLayout::Redis | HashTtlLayout::RedisPreGa => c.length()? != 0,
+            HashTtlLayout::Valkey => false,
+        };
+        let f = text_len(&c.string()?);
+        let v = text_len(&c.string()?);
+        let has_ttl = match layout {
+            HashTtlLayout::Valkey => c.i64le()? != -1,
+            _ => ttl_before,
+        };
+        total += entry(f, v, has_ttl);
+    }
+    Ok(total)
+}
+
 /// Decoded length of an RDB string (an int-encoded one is its decimal text) without
 /// decoding it.
 #[inline]

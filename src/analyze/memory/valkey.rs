@@ -17,7 +17,7 @@
 
 use super::{collections, looks_like_long, sds_header, size, text_len, MemoryModel};
 use crate::error::Result;
-use crate::rdb::value::{HashTtlLayout, Value};
+use crate::rdb::value::Value;
 use crate::rdb::KeyRecord;
 
 /// Which Valkey layout wrote the file.
@@ -134,21 +134,10 @@ impl MemoryModel {
                 layout: ttl_layout,
                 ..
             } => {
-                let mut c = items.cursor();
-                let mut entries = 0;
-                for _ in 0..count {
-                    let ttl_before = match ttl_layout {
-                        HashTtlLayout::Redis | HashTtlLayout::RedisPreGa => c.length()? != 0,
-                        HashTtlLayout::Valkey => false,
-                    };
-                    let f = text_len(&c.string()?);
-                    let v = text_len(&c.string()?);
-                    let has_ttl = match ttl_layout {
-                        HashTtlLayout::Valkey => c.i64le()? != -1,
-                        _ => ttl_before,
-                    };
-                    entries += self.hash_entry(f, v, has_ttl);
-                }
+                let entries =
+                    super::sum_ttl_hash_entries(items, count, ttl_layout, |f, v, ttl| {
+                        self.hash_entry(f, v, ttl)
+                    })?;
                 object + self.hash_table(layout, count) + entries
             }
             Value::Zset {
