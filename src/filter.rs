@@ -92,19 +92,11 @@ impl KeyFilter {
 
 /// Parses a `--type` list (`string,hash` …).
 pub fn parse_kinds(s: &str) -> Result<Vec<Kind>, String> {
-    const ALL: [Kind; 7] = [
-        Kind::String,
-        Kind::List,
-        Kind::Set,
-        Kind::Zset,
-        Kind::Hash,
-        Kind::Stream,
-        Kind::Module,
-    ];
     s.split(',')
         .map(|name| {
             let name = name.trim();
-            ALL.iter()
+            Kind::ALL
+                .iter()
                 .copied()
                 .find(|k| k.name().eq_ignore_ascii_case(name))
                 .ok_or_else(|| {

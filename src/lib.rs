@@ -14,6 +14,7 @@ pub mod analyze;
 pub mod aof;
 pub mod base64;
 pub mod cli;
+pub mod csv;
 pub mod error;
 pub mod export;
 pub mod filter;

@@ -6,11 +6,10 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::analyze::keyfmt::{write_csv_field, JsonKey};
+use crate::analyze::keyfmt::JsonKey;
 use crate::analyze::scan::{FileInfo, Status};
-use crate::analyze::stats::{
-    Counts, Ranked, Stats, FREQ_CLASSES, IDLE_CLASSES, KINDS, TTL_CLASSES,
-};
+use crate::analyze::stats::{Counts, Ranked, Stats, FREQ_CLASSES, IDLE_CLASSES, TTL_CLASSES};
+use crate::csv;
 use crate::rdb::types::Kind;
 
 /// Prefixes listed in reports (the summary itself holds up to its capacity).
@@ -275,7 +274,7 @@ impl StatsReport {
             ttl: classes(&TTL_CLASSES, &s.ttl),
             lfu_freq: (s.freq.iter().sum::<u64>() > 0).then(|| classes(&freq_names, &s.freq)),
             lru_idle: (s.idle.iter().sum::<u64>() > 0).then(|| classes(&idle_names, &s.idle)),
-            element_percentiles: KINDS
+            element_percentiles: crate::rdb::types::Kind::ALL
                 .iter()
                 .zip(&s.elements)
                 .filter(|(_, h)| h.total() > 0)
@@ -562,7 +561,7 @@ pub const CSV_HEADER: &str =
 /// One CSV row per (db, type, encoding) of a file.
 pub fn write_csv(out: &mut impl Write, r: &FileReport) -> io::Result<()> {
     for e in &r.stats.encodings {
-        write_csv_field(out, r.path.as_bytes())?;
+        csv::write_field(out, r.path.as_bytes())?;
         let c = &e.counts;
         writeln!(
             out,

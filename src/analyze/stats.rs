@@ -141,17 +141,6 @@ impl Breakdown {
     }
 }
 
-/// Every type, in [`Kind`] order (the index of [`Stats::elements`]).
-pub const KINDS: [Kind; 7] = [
-    Kind::String,
-    Kind::List,
-    Kind::Set,
-    Kind::Zset,
-    Kind::Hash,
-    Kind::Stream,
-    Kind::Module,
-];
-
 /// Settings of one stats run.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -221,8 +210,8 @@ pub struct Stats {
     pub ttl: [u64; 6],
     pub freq: [u64; 8],
     pub idle: [u64; 7],
-    /// Element counts per type, indexed like [`KINDS`].
-    pub elements: [LogHistogram; KINDS.len()],
+    /// Element counts per type, indexed like [`Kind::ALL`].
+    pub elements: [LogHistogram; Kind::ALL.len()],
 }
 
 impl Stats {

@@ -6,9 +6,10 @@ use std::path::PathBuf;
 
 use super::exit;
 use super::filter_args::FilterArgs;
-use crate::analyze::keyfmt::{write_csv_field, JsonKey};
+use crate::analyze::keyfmt::JsonKey;
 use crate::analyze::scan;
 use crate::analyze::stats::KeyFacts;
+use crate::csv;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -51,7 +52,7 @@ fn write_row(
     match format {
         Format::Csv => {
             write!(out, "{},", f.db)?;
-            write_csv_field(out, key)?;
+            csv::write_field(out, key)?;
             writeln!(
                 out,
                 ",{},{},{},{},{},{},{},{}",

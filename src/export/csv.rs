@@ -27,20 +27,7 @@ fn field(b: &[u8], mode: BytesMode, out: &mut Vec<u8>) {
     match mode {
         BytesMode::Base64 => base64(b, out),
         BytesMode::Hex => hex(b, out),
-        BytesMode::Auto => {
-            if b.iter().any(|&c| matches!(c, b',' | b'"' | b'\r' | b'\n')) {
-                out.push(b'"');
-                for &c in b {
-                    if c == b'"' {
-                        out.push(b'"');
-                    }
-                    out.push(c);
-                }
-                out.push(b'"');
-            } else {
-                out.extend_from_slice(b);
-            }
-        }
+        BytesMode::Auto => crate::csv::write_field(out, b).expect("writing to a Vec does not fail"),
     }
 }
 

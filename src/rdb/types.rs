@@ -16,6 +16,17 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every type, in declaration order.
+    pub const ALL: [Kind; 7] = [
+        Kind::String,
+        Kind::List,
+        Kind::Set,
+        Kind::Zset,
+        Kind::Hash,
+        Kind::Stream,
+        Kind::Module,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Kind::String => "string",

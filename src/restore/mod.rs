@@ -403,18 +403,13 @@ pub fn run(opts: &Options, hooks: Hooks<'_>) -> Result<Report, Stop> {
         return Ok(report);
     }
 
-    if opts.verify_only {
+    // `--verify` / `--verify-only`: every selected key read back, on fresh connections.
+    let verify_keys = |sel: &mut Selector, on_failure: &mut dyn FnMut(&Failure)| {
         let sink = open_sink(Limiter::new(None, None), opts.connections)?;
-        report.verify = Some(verify::run(
-            data,
-            deep,
-            &header,
-            &mut sel,
-            opts,
-            &server,
-            sink,
-            &mut *hooks.on_failure,
-        )?);
+        verify::run(data, deep, &header, sel, opts, &server, sink, on_failure)
+    };
+    if opts.verify_only {
+        report.verify = Some(verify_keys(&mut sel, &mut *hooks.on_failure)?);
         report.elapsed_s = started.elapsed().as_secs_f64();
         return Ok(report);
     }
@@ -611,17 +606,7 @@ pub fn run(opts: &Options, hooks: Hooks<'_>) -> Result<Report, Stop> {
     report.absorb(&sink);
     report::count_after(&mut report, &nodes, tls.as_ref(), replace)?;
     if opts.verify && !stopped_early {
-        let sink = open_sink(Limiter::new(None, None), opts.connections)?;
-        report.verify = Some(verify::run(
-            data,
-            deep,
-            &header,
-            &mut sel,
-            opts,
-            &server,
-            sink,
-            &mut *hooks.on_failure,
-        )?);
+        report.verify = Some(verify_keys(&mut sel, &mut *hooks.on_failure)?);
     }
     report.elapsed_s = started.elapsed().as_secs_f64();
     Ok(report)

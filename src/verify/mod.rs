@@ -63,16 +63,7 @@ impl Tally {
             ctime_ms: None,
             dbs: BTreeMap::new(),
             current: None,
-            kinds: [
-                Kind::String,
-                Kind::List,
-                Kind::Set,
-                Kind::Zset,
-                Kind::Hash,
-                Kind::Stream,
-                Kind::Module,
-            ]
-            .map(|k| (k, 0)),
+            kinds: Kind::ALL.map(|k| (k, 0)),
         }
     }
 
