@@ -20,6 +20,7 @@ pub mod module;
 pub mod owned;
 pub mod record;
 pub mod stream;
+mod stream_groups;
 pub mod stream_reader;
 pub mod string;
 pub mod types;

@@ -5,7 +5,8 @@
 //! Checks follow `rdbLoadObject` + `streamValidateListpackIntegrity(deep)`: node keys
 //! of 16 bytes, no empty or repeated nodes, each node's master entry and every entry's
 //! slots (flags, id deltas, fields, values, lp-count), consumer PEL entries present in
-//! the group PEL, no duplicate groups, consumers or PEL ids, every group PEL entry owned.
+//! the group PEL, no duplicate groups, consumers or PEL ids, every group PEL entry owned
+//! (those in `stream_groups`).
 
 use crate::error::{Error, Result};
 use crate::rdb::check::Checker;
@@ -160,10 +161,6 @@ pub fn check_node(blob: &[u8]) -> std::result::Result<(u64, u64), BlobError> {
     Ok((count as u64, deleted as u64))
 }
 
-fn sid(cur: &mut Cursor<'_>) -> Result<u128> {
-    Ok(u128::from_be_bytes(cur.array()?))
-}
-
 /// A node's key: its master entry ID (16 bytes, big endian, so byte order is ID order).
 fn node_key(cur: &mut Cursor<'_>) -> Result<u128> {
     let at = cur.offset();
@@ -283,92 +280,10 @@ pub fn read(cur: &mut Cursor<'_>, version: u8, chk: &mut Checker) -> Result<Stre
             s.length, s.live_entries
         ));
     }
-    let groups = cur
-        .count(3)
-        .map_err(|e| e.reading("the consumer group count"))?;
-    let mut group_names = std::collections::HashSet::new();
-    for _ in 0..groups {
-        let at = cur.offset();
-        let name = cur
-            .string()
-            .map_err(|e| e.reading("a consumer group name"))?;
-        if chk.deep && !group_names.insert(name.to_vec()?) {
-            return Err(Error::corrupt(
-                at,
-                format!(
-                    "duplicated consumer group name \"{}\"",
-                    name.to_string_lossy()
-                ),
-            ));
-        }
-        StreamId::read_pair(cur).map_err(|e| e.reading("a consumer group last id"))?;
-        if version >= 2 {
-            cur.length()
-                .map_err(|e| e.reading("a consumer group entries-read counter"))?;
-        }
-        s.groups += 1;
-        let pel = cur
-            .count(17)
-            .map_err(|e| e.reading("a consumer group PEL size"))?;
-        chk.owned.clear();
-        for _ in 0..pel {
-            let at = cur.offset();
-            let id = sid(cur).map_err(|e| e.reading("a consumer group PEL id"))?;
-            cur.i64le().map_err(|e| e.reading("a PEL delivery time"))?;
-            cur.length()
-                .map_err(|e| e.reading("a PEL delivery count"))?;
-            if chk.deep && chk.owned.insert(id, false).is_some() {
-                return Err(Error::corrupt(
-                    at,
-                    "duplicated global PEL entry in a stream consumer group",
-                ));
-            }
-            s.pel_entries += 1;
-        }
-        let consumers = cur.count(9).map_err(|e| e.reading("a consumer count"))?;
-        let mut consumer_names = std::collections::HashSet::new();
-        for _ in 0..consumers {
-            let at = cur.offset();
-            let cname = cur.string().map_err(|e| e.reading("a consumer name"))?;
-            if chk.deep && !consumer_names.insert(cname.to_vec()?) {
-                return Err(Error::corrupt(at, "duplicate stream consumer"));
-            }
-            cur.i64le().map_err(|e| e.reading("a consumer seen time"))?;
-            if version >= 3 {
-                cur.i64le()
-                    .map_err(|e| e.reading("a consumer active time"))?;
-            }
-            s.consumers += 1;
-            let n = cur
-                .count(16)
-                .map_err(|e| e.reading("a consumer PEL size"))?;
-            let mut own = crate::rdb::check::IdSet::with_hasher(*chk.owned.hasher());
-            for _ in 0..n {
-                let at = cur.offset();
-                let id = sid(cur).map_err(|e| e.reading("a consumer PEL id"))?;
-                if chk.deep {
-                    match chk.owned.get_mut(&id) {
-                        Some(o) => *o = true,
-                        None => {
-                            return Err(Error::corrupt(
-                                at,
-                                "consumer PEL entry not found in the group PEL",
-                            ))
-                        }
-                    }
-                    if !own.insert(id) {
-                        return Err(Error::corrupt(at, "duplicated consumer PEL entry"));
-                    }
-                }
-            }
-        }
-        if chk.deep && chk.owned.values().any(|o| !o) {
-            return Err(Error::corrupt(
-                cur.offset(),
-                "stream consumer group PEL entry without a consumer",
-            ));
-        }
-    }
+    let g = super::stream_groups::read(cur, version, chk)?;
+    s.groups = g.groups;
+    s.pel_entries = g.pel_entries;
+    s.consumers = g.consumers;
     if version >= 4 {
         read_idmp(cur, chk)?;
     }
