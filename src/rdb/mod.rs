@@ -13,6 +13,7 @@ pub mod cursor;
 pub mod digest;
 pub mod dump;
 pub mod encoding;
+mod fingerprint_runs;
 pub mod header;
 pub mod items;
 pub mod lzf;
