@@ -30,12 +30,18 @@ pub struct DiffArgs {
 fn entry_json(e: &Option<Entry>) -> serde_json::Value {
     match e {
         None => serde_json::Value::Null,
-        Some(e) => serde_json::json!({
-            "type": e.kind.name(),
-            "elements": e.elements,
-            "digest": format!("{:016x}", e.digest),
-            "expire_ms": e.expire_ms,
-        }),
+        Some(e) => {
+            let mut v = serde_json::json!({
+                "type": e.kind.name(),
+                "elements": e.elements,
+                "digest": format!("{:016x}", e.digest),
+                "expire_ms": e.expire_ms,
+            });
+            if e.stream_version > 0 {
+                v["stream_version"] = e.stream_version.into();
+            }
+            v
+        }
     }
 }
 
@@ -54,6 +60,9 @@ fn text_line(d: &Difference) -> String {
             d.a.map_or(0, |e| e.elements),
             d.b.map_or(0, |e| e.elements)
         ),
+        diff::Change::StreamMetadata => {
+            format!("stream metadata changed: {}", d.detail.join("; "))
+        }
         diff::Change::Ttl => format!(
             "expiry {} -> {}",
             d.a.and_then(|e| e.expire_ms)
@@ -82,13 +91,16 @@ pub fn run_diff(a: &DiffArgs) -> std::io::Result<u8> {
     let jsonl = a.format == "jsonl";
     let result = diff::diff(sa.bytes(), sb.bytes(), a.partition_bytes, &tmp, &mut |d| {
         if jsonl {
-            let v = serde_json::json!({
+            let mut v = serde_json::json!({
                 "db": d.db,
                 "key": String::from_utf8_lossy(&d.key),
                 "change": d.change,
                 "a": entry_json(&d.a),
                 "b": entry_json(&d.b),
             });
+            if !d.detail.is_empty() {
+                v["detail"] = d.detail.clone().into();
+            }
             writeln!(out, "{v}")
         } else {
             writeln!(out, "{}", text_line(d))
@@ -110,8 +122,8 @@ pub fn run_diff(a: &DiffArgs) -> std::io::Result<u8> {
         for (db, s) in &summary.dbs {
             writeln!(
                 out,
-                "db {db}: A {} keys, B {} keys: {} same, {} only in A, {} only in B, {} type changed, {} value changed, {} expiry changed",
-                s.keys_a, s.keys_b, s.same, s.only_in_a, s.only_in_b, s.type_changed, s.value_changed, s.ttl_changed
+                "db {db}: A {} keys, B {} keys: {} same, {} only in A, {} only in B, {} type changed, {} value changed, {} stream metadata changed, {} expiry changed",
+                s.keys_a, s.keys_b, s.same, s.only_in_a, s.only_in_b, s.type_changed, s.value_changed, s.stream_metadata_changed, s.ttl_changed
             )?;
         }
         writeln!(

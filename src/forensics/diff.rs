@@ -7,13 +7,19 @@
 //! fit in memory are compared with one map; bigger ones are first split by a hash of
 //! (db, key) into partition files on disk, then compared partition by partition, so
 //! memory is bounded by the largest partition, not by the key count.
+//!
+//! A stream's entries are in its value digest; its metadata (last id, counters,
+//! consumer groups, pending entries, consumers) is compared once the entries are equal,
+//! read again from both files over the fields both stream versions hold
+//! ([`super::stream_diff`]), and reported as its own change with a description.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::io::{BufReader, BufWriter, Read, Write};
 
+use super::stream_diff::{self, StreamIn};
 use crate::rdb::types::Kind;
-use crate::rdb::{Checker, KeyRecord, RdbReader, Record};
+use crate::rdb::{Checker, KeyRecord, RdbReader, Record, Value};
 
 /// A key as compared: everything but its name and db.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,6 +28,10 @@ pub struct Entry {
     pub digest: u64,
     pub elements: u64,
     pub expire_ms: Option<i64>,
+    /// A stream's version (1-4) and the offset of its value in the file, where its
+    /// metadata is read again; version 0: not a stream, or its metadata is not compared.
+    pub stream_version: u8,
+    pub stream_at: u64,
 }
 
 /// How two entries for the same (db, key) differ.
@@ -32,6 +42,8 @@ pub enum Change {
     OnlyInB,
     Type,
     Value,
+    /// Equal stream entries, different metadata (see [`Difference::detail`]).
+    StreamMetadata,
     Ttl,
 }
 
@@ -43,6 +55,9 @@ pub struct Difference {
     pub change: Change,
     pub a: Option<Entry>,
     pub b: Option<Entry>,
+    /// [`Change::StreamMetadata`]: what differs, one line each ("consumer group g1:
+    /// last-delivered 5-0 -> 7-0"); empty for other changes.
+    pub detail: Vec<String>,
 }
 
 /// Counts per db.
@@ -55,6 +70,7 @@ pub struct DbSummary {
     pub only_in_b: u64,
     pub type_changed: u64,
     pub value_changed: u64,
+    pub stream_metadata_changed: u64,
     pub ttl_changed: u64,
 }
 
@@ -68,7 +84,13 @@ pub struct Summary {
 impl Summary {
     pub fn identical(&self) -> bool {
         self.dbs.values().all(|d| {
-            d.only_in_a + d.only_in_b + d.type_changed + d.value_changed + d.ttl_changed == 0
+            d.only_in_a
+                + d.only_in_b
+                + d.type_changed
+                + d.value_changed
+                + d.stream_metadata_changed
+                + d.ttl_changed
+                == 0
         })
     }
 }
@@ -120,11 +142,17 @@ pub fn for_each_entry(
             };
             let key = k.key.to_vec().map_err(ctx)?;
             let (digest, elements) = value_digest(&k).map_err(ctx)?;
+            let (stream_version, stream_at) = match k.value {
+                Value::Stream { version, body } => (version, body.at),
+                _ => (0, 0),
+            };
             let e = Entry {
                 kind: k.info.kind,
                 digest,
                 elements,
                 expire_ms: k.expire_ms,
+                stream_version,
+                stream_at,
             };
             f(k.db.unwrap_or(0), &key, e).map_err(DiffError::Io)?;
         }
@@ -165,16 +193,21 @@ fn partition_of(db: u64, key: &[u8], n: u64) -> usize {
     (h.finish() % n) as usize
 }
 
-/// Entry encoding in a partition file: db, key length, key, kind, digest, elements,
-/// expiry flag and value.
+/// Entry encoding in a partition file: db, key length, key, kind, expiry flag, stream
+/// version, digest, elements, expiry, stream offset.
 fn write_entry(w: &mut impl Write, db: u64, key: &[u8], e: &Entry) -> std::io::Result<()> {
     w.write_all(&db.to_le_bytes())?;
     w.write_all(&(key.len() as u64).to_le_bytes())?;
     w.write_all(key)?;
-    w.write_all(&[kind_code(e.kind), e.expire_ms.is_some() as u8])?;
+    w.write_all(&[
+        kind_code(e.kind),
+        e.expire_ms.is_some() as u8,
+        e.stream_version,
+    ])?;
     w.write_all(&e.digest.to_le_bytes())?;
     w.write_all(&e.elements.to_le_bytes())?;
-    w.write_all(&e.expire_ms.unwrap_or(0).to_le_bytes())
+    w.write_all(&e.expire_ms.unwrap_or(0).to_le_bytes())?;
+    w.write_all(&e.stream_at.to_le_bytes())
 }
 
 fn read_u64(r: &mut impl Read) -> std::io::Result<u64> {
@@ -194,11 +227,12 @@ fn read_entry(r: &mut impl Read) -> std::io::Result<Option<(u64, Vec<u8>, Entry)
     let len = read_u64(r)? as usize;
     let mut key = vec![0u8; len];
     r.read_exact(&mut key)?;
-    let mut flags = [0u8; 2];
+    let mut flags = [0u8; 3];
     r.read_exact(&mut flags)?;
     let digest = read_u64(r)?;
     let elements = read_u64(r)?;
     let expire = read_u64(r)? as i64;
+    let stream_at = read_u64(r)?;
     Ok(Some((
         db,
         key,
@@ -207,6 +241,8 @@ fn read_entry(r: &mut impl Read) -> std::io::Result<Option<(u64, Vec<u8>, Entry)
             digest,
             elements,
             expire_ms: (flags[1] == 1).then_some(expire),
+            stream_version: flags[2],
+            stream_at,
         },
     )))
 }
@@ -217,27 +253,67 @@ type EntrySink<'s> = dyn FnMut(u64, &[u8], Entry) + 's;
 /// Streams the entries of one side (of one partition) into a sink.
 type EntrySource<'s> = dyn FnMut(&mut EntrySink<'_>) -> Result<(), DiffError> + 's;
 
+/// The two files' bytes, where stream metadata is read again.
+#[derive(Clone, Copy)]
+struct Files<'f> {
+    a: &'f [u8],
+    b: &'f [u8],
+}
+
+/// How two streams with equal entries differ in metadata (`None`: they do not, or it
+/// is not compared). Both values were read whole (deep checks) before, so an error
+/// here means the file changed under us; it is put on A.
+fn stream_metadata(
+    files: Files<'_>,
+    ea: &Entry,
+    eb: &Entry,
+) -> Result<Option<Vec<String>>, (char, DiffError)> {
+    if ea.stream_version == 0 || eb.stream_version == 0 {
+        return Ok(None);
+    }
+    let side = |data, e: &Entry| StreamIn {
+        data,
+        at: e.stream_at,
+        version: e.stream_version,
+    };
+    stream_diff::compare(side(files.a, ea), side(files.b, eb))
+        .map_err(|e| ('A', DiffError::Read(e)))
+}
+
 /// Compares one partition: `a` in memory, `b` streamed.
 fn compare(
     mut a: Map,
     b: &mut EntrySource<'_>,
+    files: Files<'_>,
     summary: &mut Summary,
     out: &mut dyn FnMut(&Difference) -> std::io::Result<()>,
-) -> Result<(), DiffError> {
+) -> Result<(), (char, DiffError)> {
     let mut diffs = Vec::new();
     for (db, _) in a.keys() {
         summary.dbs.entry(*db).or_default().keys_a += 1;
     }
+    let mut failed = None;
     b(&mut |db, key, eb| {
         let d = summary.dbs.entry(db).or_default();
         d.keys_b += 1;
         let ea = a.remove(&(db, key.to_vec()));
+        let mut detail = Vec::new();
         let change = match ea {
             None => Some(Change::OnlyInB),
             Some(ea) if ea.kind != eb.kind => Some(Change::Type),
             Some(ea) if ea.digest != eb.digest || ea.elements != eb.elements => Some(Change::Value),
-            Some(ea) if ea.expire_ms != eb.expire_ms => Some(Change::Ttl),
-            Some(_) => None,
+            Some(ea) => match stream_metadata(files, &ea, &eb) {
+                Ok(Some(lines)) => {
+                    detail = lines;
+                    Some(Change::StreamMetadata)
+                }
+                Ok(None) if ea.expire_ms != eb.expire_ms => Some(Change::Ttl),
+                Ok(None) => None,
+                Err(e) => {
+                    failed.get_or_insert(e);
+                    None
+                }
+            },
         };
         match change {
             None => d.same += 1,
@@ -247,9 +323,14 @@ fn compare(
                 change,
                 a: ea,
                 b: Some(eb),
+                detail,
             }),
         }
-    })?;
+    })
+    .map_err(|e| ('B', e))?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
     for ((db, key), ea) in a.drain() {
         diffs.push(Difference {
             db,
@@ -257,6 +338,7 @@ fn compare(
             change: Change::OnlyInA,
             a: Some(ea),
             b: None,
+            detail: Vec::new(),
         });
     }
     diffs.sort_by(|x, y| (x.db, &x.key).cmp(&(y.db, &y.key)));
@@ -267,9 +349,10 @@ fn compare(
             Change::OnlyInB => s.only_in_b += 1,
             Change::Type => s.type_changed += 1,
             Change::Value => s.value_changed += 1,
+            Change::StreamMetadata => s.stream_metadata_changed += 1,
             Change::Ttl => s.ttl_changed += 1,
         }
-        out(d).map_err(DiffError::Io)?;
+        out(d).map_err(|e| ('B', DiffError::Io(e)))?;
     }
     Ok(())
 }
@@ -290,6 +373,7 @@ pub fn diff(
         partitions: n,
         ..Summary::default()
     };
+    let files = Files { a, b };
     if n == 1 {
         let mut map = Map::new();
         for_each_entry(a, |db, key, e| {
@@ -305,10 +389,10 @@ pub fn diff(
                     Ok(())
                 })
             },
+            files,
             &mut summary,
             out,
-        )
-        .map_err(|e| ('B', e))?;
+        )?;
         return Ok(summary);
     }
     let spill = |data: &[u8], side: char| -> Result<Vec<std::fs::File>, (char, DiffError)> {
@@ -348,10 +432,10 @@ pub fn diff(
                 }
                 Ok(())
             },
+            files,
             &mut summary,
             out,
-        )
-        .map_err(|e| ('B', e))?;
+        )?;
     }
     Ok(summary)
 }

@@ -507,6 +507,15 @@ pub struct Idmp {
 impl<'a> Meta<'a> {
     /// The idempotent-producer block after the groups (stream v4), `None` before v4.
     pub fn idmp(&self) -> Result<Option<Idmp>> {
+        self.idmp_walk(|_, _, _| Ok(()))
+    }
+
+    /// Like [`Meta::idmp`], handing each tracked (producer, iid, entry id) to `f` in
+    /// file order, so the table can be compared without being collected.
+    pub fn idmp_walk(
+        &self,
+        mut f: impl FnMut(RdbStr<'a>, RdbStr<'a>, StreamId) -> Result<()>,
+    ) -> Result<Option<Idmp>> {
         if self.version < 4 {
             return Ok(None);
         }
@@ -519,11 +528,11 @@ impl<'a> Meta<'a> {
         let producers = cur.count(2)?;
         let mut iids = 0;
         for _ in 0..producers {
-            cur.skip_string()?;
+            let producer = cur.string()?;
             let n = cur.count(3)?;
             for _ in 0..n {
-                cur.skip_string()?;
-                StreamId::read_pair(&mut cur)?;
+                let iid = cur.string()?;
+                f(producer, iid, StreamId::read_pair(&mut cur)?)?;
             }
             iids += n;
         }

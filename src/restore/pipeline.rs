@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use super::cluster::{parse_redirect, Redirect};
 use super::conn::{encode, Conn, Endpoint, Reply};
-use crate::rdb::digest::payload_digest;
+use crate::rdb::digest::{payload_digest, PayloadDigest, StreamMetaFields};
 use crate::rdb::types::Kind;
 
 /// What a command in a batch is for.
@@ -36,6 +36,9 @@ pub enum Purpose {
         kind: Kind,
         digest: u64,
         elements: u64,
+        /// A stream's metadata digest over the fields the target holds after this
+        /// restore ([`super::verify::stream_fields`]).
+        stream_meta: Option<(StreamMetaFields, u64)>,
         /// The key expires within a minute of the check: missing is not a mismatch.
         may_be_gone: bool,
     },
@@ -337,21 +340,32 @@ impl Worker {
                     kind,
                     digest,
                     elements,
+                    stream_meta,
                     ..
                 },
                 Reply::Bulk(payload),
-            ) => match payload_digest(payload, self.shared.verify_field_ttls) {
+            ) => match payload_digest(
+                payload,
+                self.shared.verify_field_ttls,
+                stream_meta.map(|m| m.0),
+            ) {
                 Err(e) => Some(format!("value differs: the target's DUMP payload: {e}")),
-                Ok((k, _, _)) if k != kind => Some(format!(
+                Ok(PayloadDigest { kind: k, .. }) if k != kind => Some(format!(
                     "type differs: {} in the file, {} on the target",
                     kind.name(),
                     k.name()
                 )),
-                Ok((_, _, n)) if n != elements => Some(format!(
+                Ok(PayloadDigest { elements: n, .. }) if n != elements => Some(format!(
                     "value differs: {elements} elements in the file, {n} on the target"
                 )),
-                Ok((_, d, _)) if d != digest => {
+                Ok(PayloadDigest { digest: d, .. }) if d != digest => {
                     Some("value differs: same element count, different content".into())
+                }
+                Ok(PayloadDigest { stream_meta: m, .. }) if m != stream_meta.map(|m| m.1) => {
+                    Some(format!(
+                        "value differs: same stream entries, different metadata ({})",
+                        super::verify::describe_fields(stream_meta.map(|m| m.0))
+                    ))
                 }
                 Ok(_) => None,
             },

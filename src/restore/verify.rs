@@ -4,6 +4,13 @@
 //! ([`crate::rdb::digest`]): a key restored into an older server (other encodings,
 //! native commands) still compares equal when its content is.
 //!
+//! Streams are also compared by their metadata ([`stream_meta_digest`]) over what the
+//! target holds after the restore ([`stream_fields`]): everything its stream version has
+//! when the key went by `RESTORE`; by native commands, everything but consumers'
+//! seen/active times (no command sets them), idle consumers where `XGROUP
+//! CREATECONSUMER` is missing, and the idempotent-producer ids (the restore lists both
+//! as losses).
+//!
 //! Keys that already existed and were skipped (`--conflict skip`) are compared too,
 //! so the verdict says whether the target now holds what the file holds. Writes by
 //! other clients during or after the restore show up as mismatches.
@@ -15,8 +22,8 @@ use super::pipeline::{Failure, Purpose};
 use super::sink::Sink;
 use super::target::ServerInfo;
 use super::{walk, Options, Selector, Stop};
-use crate::rdb::digest::value_digest;
-use crate::rdb::{Header, Record};
+use crate::rdb::digest::{stream_meta_digest, value_digest, StreamMetaFields};
+use crate::rdb::{Header, Record, Value};
 
 /// A key whose expiry falls this close to the check may be gone by then.
 const GONE_WINDOW_MS: i64 = 60_000;
@@ -41,6 +48,52 @@ pub fn holds_field_ttls(server: &ServerInfo) -> bool {
     } else {
         (v.0, v.1) >= (7, 4)
     }
+}
+
+/// The stream version (1-4) the target writes: its DUMP payloads and its RDB.
+pub fn stream_version(server: &ServerInfo) -> u8 {
+    let v = (server.version.0, server.version.1);
+    match v {
+        _ if server.valkey => 3,
+        (8, 6..) | (9.., _) => 4,
+        (7, 2..) | (8, _) => 3,
+        (7, _) => 2,
+        _ => 1,
+    }
+}
+
+/// The stream metadata a target holds after a key of stream version `version` was
+/// written with `method`.
+pub fn stream_fields(server: &ServerInfo, method: &Method, version: u8) -> StreamMetaFields {
+    match method {
+        // The target took the payload as it is: it holds everything the file's has.
+        Method::Restore { .. } => StreamMetaFields::all(version),
+        _ => StreamMetaFields {
+            level: version.min(stream_version(server)),
+            delivery_times: true,
+            consumer_times: false,
+            idle_consumers: server.valkey || (server.version.0, server.version.1) >= (6, 2),
+            idmp_history: false,
+        },
+    }
+}
+
+/// What a stream metadata comparison covered, for a mismatch's reason.
+pub fn describe_fields(f: Option<StreamMetaFields>) -> String {
+    let Some(f) = f else {
+        return "not compared".into();
+    };
+    let mut parts = vec!["last id", "consumer groups", "pending entries", "consumers"];
+    if f.level >= 2 {
+        parts.push("entries-added/max-deleted id/entries-read");
+    }
+    if f.consumer_times {
+        parts.push("consumer seen/active times");
+    }
+    if f.level >= 4 {
+        parts.push("idempotent-producer state");
+    }
+    parts.join(", ")
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -77,6 +130,15 @@ pub(super) fn run(
         }
         let (digest, elements) = value_digest(k.info.kind, &k.value, k.value_bytes, field_ttls)
             .map_err(|e| Stop::Usage(e.to_string()))?;
+        let stream_meta = match k.value {
+            Value::Stream { version, body } => {
+                let fields = stream_fields(server, &method, version);
+                let d = stream_meta_digest(body, version, fields)
+                    .map_err(|e| Stop::Usage(e.to_string()))?;
+                Some((fields, d))
+            }
+            _ => None,
+        };
         let may_be_gone = s.expire.is_some_and(|e| e < now + GONE_WINDOW_MS);
         let expire = s.expire;
         let key = s.key.to_vec();
@@ -90,6 +152,7 @@ pub(super) fn run(
                 kind: k.info.kind,
                 digest,
                 elements,
+                stream_meta,
                 may_be_gone,
             },
             &[b"DUMP", &key],
