@@ -17,3 +17,4 @@ mod robustness;
 mod salvage_damage;
 mod servers;
 mod stats;
+mod stream_metadata;
