@@ -124,13 +124,18 @@ fn changes(s: &Server) -> Vec<(&'static str, Vec<&'static str>, &'static str)> {
 /// `diff --format jsonl`: stream_metadata changes by key (their descriptions), and
 /// every other difference.
 fn diff(a: &Path, b: &Path) -> (Output, BTreeMap<String, Vec<String>>, Vec<String>) {
-    let o = rdbkit(&[
-        "diff",
-        a.to_str().unwrap(),
-        b.to_str().unwrap(),
-        "--format",
-        "jsonl",
-    ]);
+    diff_with(a, b, &[])
+}
+
+fn diff_with(
+    a: &Path,
+    b: &Path,
+    extra: &[&str],
+) -> (Output, BTreeMap<String, Vec<String>>, Vec<String>) {
+    let mut args = vec!["diff", a.to_str().unwrap(), b.to_str().unwrap()];
+    args.extend(["--format", "jsonl"]);
+    args.extend(extra);
+    let o = rdbkit(&args);
     let mut meta = BTreeMap::new();
     let mut other = Vec::new();
     for line in String::from_utf8_lossy(&o.stdout).lines() {
@@ -179,6 +184,10 @@ fn diff_on(name: &str, dir: &Path) {
             meta[*key]
         );
     }
+    // Through partition files (metadata read again from both files): the same.
+    let (_, spilled, other) = diff_with(&a, &b, &["--partition-bytes", "200"]);
+    assert_eq!(spilled, meta, "{name}: partitioned");
+    assert!(other.is_empty(), "{name}: {other:?}");
     let text = rdbkit(&["diff", a.to_str().unwrap(), b.to_str().unwrap()]);
     let text_out = String::from_utf8_lossy(&text.stdout);
     assert!(
