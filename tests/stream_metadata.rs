@@ -66,8 +66,8 @@ fn fill(s: &mut Server, names: &[&str]) {
     s.oks(&["HSET", "h", "f", "v"]);
 }
 
-/// The group-state changes (none touches an entry), by stream, and a line its
-/// description must hold.
+/// The group-state changes (none touches an entry), by stream, and text one line of
+/// its description must hold.
 fn changes(s: &Server) -> Vec<(&'static str, Vec<&'static str>, &'static str)> {
     let mut c = vec![
         (
@@ -101,6 +101,13 @@ fn changes(s: &Server) -> Vec<(&'static str, Vec<&'static str>, &'static str)> {
             "newconsumer",
             vec!["XGROUP", "CREATECONSUMER", "newconsumer", "g1", "dave"],
             "consumer group g1: consumer dave only in B",
+        ));
+    }
+    if s.at_least(8, 6) && !s.is_valkey() {
+        c.push((
+            "idmp",
+            vec!["XCFGSET", "idmp", "IDMP-DURATION", "321"],
+            "-> 321",
         ));
     }
     if s.at_least(7, 0) || s.is_valkey() {
@@ -179,7 +186,7 @@ fn diff_on(name: &str, dir: &Path) {
     assert_eq!(got, want, "{name}: {}", show(&o));
     for (key, _, line) in &all {
         assert!(
-            meta[*key].iter().any(|l| l == line),
+            meta[*key].iter().any(|l| l.contains(line)),
             "{name} {key}: {:?} lacks {line:?}",
             meta[*key]
         );
@@ -226,13 +233,14 @@ fn diff_on(name: &str, dir: &Path) {
     assert!(other.is_empty(), "{name}: {other:?}");
     let mut want_v1 = want.clone();
     want_v1.remove("counters");
+    want_v1.remove("idmp");
     let got: BTreeSet<&str> = meta.keys().map(|k| k.as_str()).collect();
     assert_eq!(got, want_v1, "{name}: A vs B as RDB 9");
 }
 
 #[test]
 fn diff_reports_exactly_the_streams_whose_group_state_changed() {
-    let servers = ["redis-6.2.14", "redis-7.4.1", "valkey-9.1.2"];
+    let servers = ["redis-6.2.14", "redis-7.4.1", "redis-8.6.3", "valkey-9.1.2"];
     for s in servers {
         require!(need(s), "{s} is not installed");
     }
@@ -254,25 +262,61 @@ fn restore(file: &Path, s: &Server, extra: &[&str]) -> (Output, serde_json::Valu
     (o, j["verify"].clone())
 }
 
+/// Restores `file` into each target (name, extra restore flags) with `--verify`: every
+/// key must verify; then `change` on the target must make `--verify-only` name `key`,
+/// and only it, as a stream metadata difference.
+fn verify_restores(file: &Path, total: u64, targets: &[(&str, &[&str], &[&str], &str)]) {
+    std::thread::scope(|sc| {
+        for (i, &(t, extra, change, key)) in targets.iter().enumerate() {
+            sc.spawn(move || {
+                let mut s = Server::start(t, &[]).expect("installed");
+                let (o, v) = restore(file, &s, &[&["--verify"], extra].concat());
+                assert_eq!(o.status.code(), Some(0), "{t} {extra:?}: {}", show(&o));
+                assert_eq!(v["verified"], total, "{t} {extra:?}: {}", show(&o));
+                assert_eq!(v["mismatched"], 0, "{t} {extra:?}: {}", show(&o));
+                s.oks(change);
+                let errors = file.with_file_name(format!("{t}-{i}.jsonl"));
+                let mut args = vec!["--verify-only", "--errors-to", errors.to_str().unwrap()];
+                args.extend(extra);
+                let (o, v) = restore(file, &s, &args);
+                assert_eq!(o.status.code(), Some(1), "{t} {extra:?}: {}", show(&o));
+                assert_eq!(v["mismatched"], 1, "{t} {extra:?}: {}", show(&o));
+                let log = std::fs::read_to_string(&errors).unwrap();
+                let j: serde_json::Value = serde_json::from_str(log.trim()).expect("one line");
+                assert_eq!(j["key"], key, "{t}: {log}");
+                assert_eq!(j["verify"], "value differs", "{t}: {log}");
+                let why = j["error"].as_str().unwrap_or_default();
+                assert!(
+                    why.starts_with(
+                        "verify: value differs: same stream entries, different metadata"
+                    ),
+                    "{t}: {log}"
+                );
+            });
+        }
+    });
+}
+
+const SETID: &[&str] = &["XGROUP", "SETID", "s1", "g2", "3-0"];
+
 /// A 7.4 file with streams restored by RESTORE (7.4, Valkey 9.1), by commands (7.0:
 /// stream v2; 6.0: v1, no XGROUP CREATECONSUMER; 7.4 with --mode commands) verifies
 /// clean; a group changed afterwards is named, and only that stream.
 #[test]
 fn restore_verify_compares_what_each_target_holds() {
-    let targets: [(&str, &[&str]); 5] = [
-        ("redis-7.4.1", &[]),
-        ("valkey-9.1.2", &[]),
-        ("redis-7.0.15", &[]),
-        ("redis-6.0.9", &[]),
-        ("redis-7.4.1", &["--mode", "commands"]),
+    let targets: [(&str, &[&str], &[&str], &str); 5] = [
+        ("redis-7.4.1", &[], SETID, "s1"),
+        ("valkey-9.1.2", &[], SETID, "s1"),
+        ("redis-7.0.15", &[], SETID, "s1"),
+        ("redis-6.0.9", &[], SETID, "s1"),
+        ("redis-7.4.1", &["--mode", "commands"], SETID, "s1"),
     ];
-    for (t, _) in targets {
+    for (t, ..) in targets {
         require!(need(t), "{t} is not installed");
     }
     let tmp = tempfile::tempdir().unwrap();
     let mut src = Server::start("redis-7.4.1", &[]).expect("installed");
-    let names = ["s1", "s2", "s3"];
-    fill(&mut src, &names);
+    fill(&mut src, &["s1", "s2", "s3"]);
     // A pending entry whose stream entry is gone, a second delivery, counters.
     src.oks(&["XDEL", "s2", "2-0"]);
     src.oks(&["XCLAIM", "s3", "g1", "bob", "0", "1-0"]);
@@ -287,35 +331,39 @@ fn restore_verify_compares_what_each_target_holds() {
     ]);
     let file: PathBuf = tmp.path().join("src.rdb");
     std::fs::write(&file, src.save_and_read()).unwrap();
-    let total = 5u64; // 3 streams + 2 other keys
-    std::thread::scope(|sc| {
-        for (t, extra) in targets {
-            let file = &file;
-            sc.spawn(move || {
-                let mut s = Server::start(t, &[]).expect("installed");
-                let (o, v) = restore(file, &s, &[&["--verify"], extra].concat());
-                assert_eq!(o.status.code(), Some(0), "{t} {extra:?}: {}", show(&o));
-                assert_eq!(v["verified"], total, "{t} {extra:?}: {}", show(&o));
-                assert_eq!(v["mismatched"], 0, "{t} {extra:?}: {}", show(&o));
-                s.oks(&["XGROUP", "SETID", "s1", "g2", "3-0"]);
-                let errors = file.with_file_name(format!("{t}-{}.jsonl", extra.len()));
-                let mut args = vec!["--verify-only", "--errors-to", errors.to_str().unwrap()];
-                args.extend(extra);
-                let (o, v) = restore(file, &s, &args);
-                assert_eq!(o.status.code(), Some(1), "{t} {extra:?}: {}", show(&o));
-                assert_eq!(v["mismatched"], 1, "{t} {extra:?}: {}", show(&o));
-                let log = std::fs::read_to_string(&errors).unwrap();
-                let j: serde_json::Value = serde_json::from_str(log.trim()).expect("one line");
-                assert_eq!(j["key"], "s1", "{log}");
-                assert_eq!(j["verify"], "value differs", "{t}: {log}");
-                let why = j["error"].as_str().unwrap_or_default();
-                assert!(
-                    why.starts_with(
-                        "verify: value differs: same stream entries, different metadata"
-                    ),
-                    "{t}: {log}"
-                );
-            });
-        }
-    });
+    verify_restores(&file, 5, &targets); // 3 streams + 2 other keys
+}
+
+/// A Redis 8.6 file (stream v4) with idempotent-producer state: RESTORE into 8.6 keeps
+/// all of it; commands into 8.6 keep the settings, not the ids (a listed loss), and
+/// into 7.4 the v3 fields. A settings change, or a group change, is found.
+#[test]
+fn restore_verify_of_v4_streams() {
+    let targets: [(&str, &[&str], &[&str], &str); 3] = [
+        (
+            "redis-8.6.3",
+            &[],
+            &["XCFGSET", "p", "IDMP-DURATION", "77"],
+            "p",
+        ),
+        (
+            "redis-8.6.3",
+            &["--mode", "commands"],
+            &["XCFGSET", "p", "IDMP-MAXSIZE", "77"],
+            "p",
+        ),
+        ("redis-7.4.1", &[], SETID, "s1"),
+    ];
+    for (t, ..) in targets {
+        require!(need(t), "{t} is not installed");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut src = Server::start("redis-8.6.3", &[]).expect("installed");
+    fill(&mut src, &["s1", "p"]);
+    src.oks(&["XCFGSET", "p", "IDMP-DURATION", "100", "IDMP-MAXSIZE", "50"]);
+    src.oks(&["XADD", "p", "IDMP", "prod1", "iid1", "*", "f", "v"]);
+    src.oks(&["XADD", "p", "IDMP", "prod2", "iid1", "*", "f", "v"]);
+    let file: PathBuf = tmp.path().join("src.rdb");
+    std::fs::write(&file, src.save_and_read()).unwrap();
+    verify_restores(&file, 4, &targets); // 2 streams + 2 other keys
 }

@@ -274,3 +274,44 @@ fn describe_consumer(
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::merge;
+
+    /// The merge walk pairs equal keys and hands over the rest one side at a time,
+    /// whichever list runs out first.
+    #[test]
+    fn merge_pairs_keys_of_two_ordered_lists() {
+        let run = |a: &[u32], b: &[u32]| {
+            let mut seen = Vec::new();
+            let list = |v: &[u32]| v.to_vec().into_iter().map(|k| Ok((k, k * 10)));
+            merge(list(a), list(b), |k, x, y| {
+                seen.push((*k, x, y));
+                Ok(())
+            })
+            .unwrap();
+            seen
+        };
+        assert_eq!(
+            run(&[1, 3, 4, 9], &[2, 3, 9, 10, 11]),
+            vec![
+                (1, Some(10), None),
+                (2, None, Some(20)),
+                (3, Some(30), Some(30)),
+                (4, Some(40), None),
+                (9, Some(90), Some(90)),
+                (10, None, Some(100)),
+                (11, None, Some(110)),
+            ]
+        );
+        assert_eq!(run(&[], &[]), vec![]);
+        assert_eq!(run(&[5], &[]), vec![(5, Some(50), None)]);
+    }
+
+    /// Keys are held per partition in memory: a stream's version and offset add 8 bytes.
+    #[test]
+    fn diff_entries_stay_small() {
+        assert!(std::mem::size_of::<super::super::diff::Entry>() <= 48);
+    }
+}
