@@ -279,13 +279,16 @@ fn describe_consumer(
 mod tests {
     use super::merge;
 
+    fn list(v: &[u32]) -> impl Iterator<Item = crate::Result<(u32, u32)>> + '_ {
+        v.iter().map(|&k| Ok((k, k * 10)))
+    }
+
     /// The merge walk pairs equal keys and hands over the rest one side at a time,
     /// whichever list runs out first.
     #[test]
     fn merge_pairs_keys_of_two_ordered_lists() {
         let run = |a: &[u32], b: &[u32]| {
             let mut seen = Vec::new();
-            let list = |v: &[u32]| v.to_vec().into_iter().map(|k| Ok((k, k * 10)));
             merge(list(a), list(b), |k, x, y| {
                 seen.push((*k, x, y));
                 Ok(())
