@@ -277,7 +277,8 @@ fn describe_consumer(
 
 #[cfg(test)]
 mod tests {
-    use super::merge;
+    use super::{merge, StreamIn};
+    use crate::rdb::digest::tests::{encode, sample, Meta};
 
     fn list(v: &[u32]) -> impl Iterator<Item = crate::Result<(u32, u32)>> + '_ {
         v.iter().map(|&k| Ok((k, k * 10)))
@@ -310,6 +311,58 @@ mod tests {
         );
         assert_eq!(run(&[], &[]), vec![]);
         assert_eq!(run(&[5], &[]), vec![(5, Some(50), None)]);
+    }
+
+    fn compare_as(a: &Meta, va: u8, b: &Meta, vb: u8) -> Option<Vec<String>> {
+        let (ea, eb) = (encode(a, va), encode(b, vb));
+        let side = |data, version| StreamIn {
+            data,
+            at: 0,
+            version,
+        };
+        super::compare(side(&ea, va), side(&eb, vb)).unwrap()
+    }
+
+    /// Equal over what both versions hold, whatever the order; each change named.
+    #[test]
+    fn compares_what_both_hold_and_names_it() {
+        let a = sample();
+        assert_eq!(compare_as(&a, 3, &a, 3), None);
+        assert_eq!(compare_as(&a, 1, &a, 3), None);
+        let mut b = sample();
+        b.groups[0].consumers[0].2 = 99; // active-time: v3 only
+        b.entries_added = 99; // v2+
+        assert_eq!(compare_as(&a, 1, &b, 3), None);
+        assert_eq!(
+            compare_as(&a, 2, &b, 3),
+            Some(vec!["entries-added 9 -> 99".to_string()])
+        );
+        assert_eq!(
+            compare_as(&a, 3, &b, 3),
+            Some(vec![
+                "entries-added 9 -> 99".to_string(),
+                "consumer group g1: consumer alice active-time 11 -> 99".to_string()
+            ])
+        );
+        // Not in server order: equal still compares equal.
+        let mut reordered = sample();
+        reordered.groups.reverse();
+        assert_eq!(compare_as(&a, 3, &reordered, 3), None);
+    }
+
+    /// A long list of differences is cut at MAX_LINES, the rest counted.
+    #[test]
+    fn many_differences_are_counted() {
+        let mut a = sample();
+        a.groups[1].pel = (100..115).map(|ms| (ms, 5, 1)).collect();
+        a.groups[1].consumers[0].3 = (100..115).collect();
+        let mut b = a.clone();
+        b.groups[1].pel.clear();
+        b.groups[1].consumers[0].3.clear();
+        let lines = compare_as(&a, 3, &b, 3).unwrap();
+        assert_eq!(lines.len(), super::MAX_LINES + 1);
+        assert_eq!(lines[0], "consumer group g2: pending 100-0 only in A");
+        assert_eq!(lines[super::MAX_LINES], "and 20 more");
     }
 
     /// Keys are held per partition in memory: a stream's version and offset add 8 bytes.

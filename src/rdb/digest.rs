@@ -280,31 +280,32 @@ pub fn payload_digest(
     })
 }
 
+/// Stream values built by hand (metadata only) for the digest's and `diff`'s tests.
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::{stream_meta_digest, StreamMetaFields};
     use crate::rdb::value::Region;
     use crate::rdb::writer::encode_length;
 
     /// A consumer: name, seen-time, active-time, owned pending ids (ms part).
-    type Consumer = (&'static str, i64, i64, Vec<u64>);
+    pub type Consumer = (&'static str, i64, i64, Vec<u64>);
 
     /// A group: name, last-delivered ms, entries-read, pending (ms, time, count), consumers.
     #[derive(Clone)]
-    struct Group {
-        name: &'static str,
-        last: u64,
-        entries_read: u64,
-        pel: Vec<(u64, i64, u64)>,
-        consumers: Vec<Consumer>,
+    pub struct Group {
+        pub name: &'static str,
+        pub last: u64,
+        pub entries_read: u64,
+        pub pel: Vec<(u64, i64, u64)>,
+        pub consumers: Vec<Consumer>,
     }
 
     #[derive(Clone)]
-    struct Meta {
-        last: u64,
-        entries_added: u64,
-        max_deleted: u64,
-        groups: Vec<Group>,
+    pub struct Meta {
+        pub last: u64,
+        pub entries_added: u64,
+        pub max_deleted: u64,
+        pub groups: Vec<Group>,
     }
 
     fn len(out: &mut Vec<u8>, n: u64) {
@@ -323,7 +324,7 @@ mod tests {
     }
 
     /// The stream value (no nodes: only the metadata) as a server of `version` writes it.
-    fn encode(m: &Meta, version: u8) -> Vec<u8> {
+    pub fn encode(m: &Meta, version: u8) -> Vec<u8> {
         let mut out = Vec::new();
         len(&mut out, 0); // nodes
         len(&mut out, 0); // length
@@ -382,7 +383,7 @@ mod tests {
         .unwrap()
     }
 
-    fn sample() -> Meta {
+    pub fn sample() -> Meta {
         Meta {
             last: 9,
             entries_added: 9,
