@@ -317,8 +317,10 @@ fn restore_verify_compares_what_each_target_holds() {
     let tmp = tempfile::tempdir().unwrap();
     let mut src = Server::start("redis-7.4.1", &[]).expect("installed");
     fill(&mut src, &["s1", "s2", "s3"]);
-    // A pending entry whose stream entry is gone, a second delivery, counters.
+    // A pending entry whose stream entry is gone, a second delivery, counters, an
+    // entries-read the server no longer knows (-1 after SETID).
     src.oks(&["XDEL", "s2", "2-0"]);
+    src.oks(&["XGROUP", "SETID", "s2", "g2", "4-0"]);
     src.oks(&["XCLAIM", "s3", "g1", "bob", "0", "1-0"]);
     src.oks(&[
         "XSETID",
