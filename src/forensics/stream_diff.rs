@@ -57,8 +57,11 @@ pub fn compare(a: StreamIn<'_>, b: StreamIn<'_>) -> Result<Option<Vec<String>>> 
         lines.push(format!("and {} more", out.more));
     }
     if lines.is_empty() {
-        // Equal field by field in file order, yet the digests differ: lists out of order.
-        lines.push("consumer groups differ (lists not in server order)".into());
+        // The digests differ over what the walk does not show: idempotent-producer ids
+        // (only their counts are described), or lists not in server order.
+        lines.push(
+            "metadata differs (idempotent-producer ids, or lists not in server order)".into(),
+        );
     }
     Ok(Some(lines))
 }
