@@ -7,6 +7,7 @@ mod aof;
 mod backup;
 mod cli;
 mod corpus;
+mod diff_aof;
 mod export;
 mod forensics;
 mod forensics_checks;

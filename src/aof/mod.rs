@@ -13,8 +13,10 @@
 //! (annotation lines are not counted, as in that tool).
 
 pub mod check;
+pub mod input;
 pub mod manifest;
 pub mod repair;
+pub mod replay;
 pub mod verify;
 
 use crate::error::{Error, Result};

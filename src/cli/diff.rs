@@ -1,17 +1,30 @@
-//! `rdbkit diff`: compares the datasets of two RDB files.
+//! `rdbkit diff`: compares the datasets of two inputs, each an RDB or an AOF (replayed
+//! offline).
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use super::exit;
+use crate::aof::input::Input;
 use crate::error::display_key;
 use crate::forensics::diff::{self, Difference, Entry};
-use crate::source::Source;
 
+/// Each input is an RDB file, a single-file AOF (RESP, or RDB preamble + RESP) or a
+/// Redis 7+ multi-part AOF (its appendonlydir or manifest). An AOF's dataset is its
+/// RDB part with its commands replayed offline; only the keys the commands touch are
+/// held in memory, so an AOF without an RDB part (aof-use-rdb-preamble no) is held in
+/// memory whole. A key the replay cannot know exactly (a command it does not model) is
+/// reported as unknown, never as equal.
+///
+/// Exit status: 0 identical, 1 the datasets differ, 2 an input cannot be read or
+/// replayed, or nothing differs but some keys are unknown.
 #[derive(clap::Args, Debug)]
+#[command(verbatim_doc_comment)]
 pub struct DiffArgs {
+    /// An RDB, an AOF file, or an appendonlydir / its manifest.
     #[arg(value_name = "A")]
     pub a: PathBuf,
+    /// Same as A.
     #[arg(value_name = "B")]
     pub b: PathBuf,
     /// text: differences and a per-db summary; jsonl: one JSON object per difference,
@@ -30,6 +43,9 @@ pub struct DiffArgs {
 fn entry_json(e: &Option<Entry>) -> serde_json::Value {
     match e {
         None => serde_json::Value::Null,
+        Some(Entry {
+            unknown: Some(why), ..
+        }) => serde_json::json!({ "unknown": why }),
         Some(e) => {
             let mut v = serde_json::json!({
                 "type": e.kind.name(),
@@ -52,33 +68,36 @@ fn text_line(d: &Difference) -> String {
         diff::Change::OnlyInB => "only in B".to_string(),
         diff::Change::Type => format!(
             "type {} -> {}",
-            d.a.map_or("?", |e| e.kind.name()),
-            d.b.map_or("?", |e| e.kind.name())
+            d.a.as_ref().map_or("?", |e| e.kind.name()),
+            d.b.as_ref().map_or("?", |e| e.kind.name())
         ),
         diff::Change::Value => format!(
             "value changed ({} -> {} elements)",
-            d.a.map_or(0, |e| e.elements),
-            d.b.map_or(0, |e| e.elements)
+            d.a.as_ref().map_or(0, |e| e.elements),
+            d.b.as_ref().map_or(0, |e| e.elements)
         ),
         diff::Change::StreamMetadata => {
             format!("stream metadata changed: {}", d.detail.join("; "))
         }
         diff::Change::Ttl => format!(
             "expiry {} -> {}",
-            d.a.and_then(|e| e.expire_ms)
+            d.a.as_ref()
+                .and_then(|e| e.expire_ms)
                 .map_or("none".into(), |t| t.to_string()),
-            d.b.and_then(|e| e.expire_ms)
+            d.b.as_ref()
+                .and_then(|e| e.expire_ms)
                 .map_or("none".into(), |t| t.to_string())
         ),
+        diff::Change::Unknown => d.detail.join(", "),
     };
     format!("db {} \"{key}\": {what}", d.db)
 }
 
 pub fn run_diff(a: &DiffArgs) -> std::io::Result<u8> {
-    let open = |p: &PathBuf| match Source::open(p, true) {
+    let open = |p: &PathBuf| match Input::open(p) {
         Ok(s) => Ok(s),
         Err(e) => {
-            eprintln!("rdbkit: {}: {e}", p.display());
+            eprintln!("rdbkit: {e}");
             Err(())
         }
     };
@@ -89,7 +108,7 @@ pub fn run_diff(a: &DiffArgs) -> std::io::Result<u8> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let jsonl = a.format == "jsonl";
-    let result = diff::diff(sa.bytes(), sb.bytes(), a.partition_bytes, &tmp, &mut |d| {
+    let result = diff::diff(&sa, &sb, a.partition_bytes, &tmp, &mut |d| {
         if jsonl {
             let mut v = serde_json::json!({
                 "db": d.db,
@@ -108,37 +127,47 @@ pub fn run_diff(a: &DiffArgs) -> std::io::Result<u8> {
     });
     let summary = match result {
         Ok(s) => s,
-        Err((side, diff::DiffError::Read(e))) => {
-            let p = if side == 'A' { &a.a } else { &a.b };
-            eprintln!("rdbkit: {}: {e}", p.display());
+        Err((_, diff::DiffError::Read(e))) => {
+            eprintln!("rdbkit: {e}");
             return Ok(exit::ERROR);
         }
         Err((_, diff::DiffError::Io(e))) => return Err(e),
     };
     if jsonl {
-        let v = serde_json::json!({ "summary": summary, "identical": summary.identical() });
+        let v = serde_json::json!({
+            "summary": summary,
+            "identical": summary.identical(),
+            "unknown_keys": summary.unknown(),
+        });
         writeln!(out, "{v}")?;
     } else {
         for (db, s) in &summary.dbs {
             writeln!(
                 out,
-                "db {db}: A {} keys, B {} keys: {} same, {} only in A, {} only in B, {} type changed, {} value changed, {} stream metadata changed, {} expiry changed",
-                s.keys_a, s.keys_b, s.same, s.only_in_a, s.only_in_b, s.type_changed, s.value_changed, s.stream_metadata_changed, s.ttl_changed
+                "db {db}: A {} keys, B {} keys: {} same, {} only in A, {} only in B, {} type changed, {} value changed, {} stream metadata changed, {} expiry changed, {} unknown",
+                s.keys_a, s.keys_b, s.same, s.only_in_a, s.only_in_b, s.type_changed, s.value_changed, s.stream_metadata_changed, s.ttl_changed, s.unknown
             )?;
         }
         writeln!(
             out,
             "{}",
-            if summary.identical() {
-                "identical datasets"
+            if summary.differ() {
+                "datasets differ".to_string()
+            } else if summary.unknown() > 0 {
+                format!(
+                    "no difference found, but {} keys are unknown after the replay: not proven identical",
+                    summary.unknown()
+                )
             } else {
-                "datasets differ"
+                "identical datasets".to_string()
             }
         )?;
     }
-    Ok(if summary.identical() {
-        exit::OK
-    } else {
+    Ok(if summary.differ() {
         exit::NOT_OK
+    } else if summary.unknown() > 0 {
+        exit::ERROR
+    } else {
+        exit::OK
     })
 }

@@ -1,4 +1,7 @@
-//! `diff`: compares the datasets of two RDB files key by key, in bounded memory.
+//! `diff`: compares the datasets of two inputs key by key, in bounded memory. An input
+//! is an RDB or an AOF (single file or multi-part); an AOF's dataset is obtained by
+//! replaying it offline ([`crate::aof::replay`]), keys untouched by its commands coming
+//! straight from its RDB part.
 //!
 //! Each key becomes a small entry: (db, key) → (type, value digest, expiry). The value
 //! digest is computed while walking the encoded elements (`items::for_each`) and does
@@ -11,18 +14,21 @@
 //! A stream's entries are in its value digest; its metadata (last id, counters,
 //! consumer groups, pending entries, consumers) is compared once the entries are equal,
 //! read again from both files over the fields both stream versions hold
-//! ([`super::stream_diff`]), and reported as its own change with a description.
+//! ([`super::stream_diff`]), and reported as its own change with a description. A
+//! stream the AOF replay rebuilt from commands has no metadata to compare (only its
+//! entries are replayed): its metadata is not compared.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::io::{BufReader, BufWriter, Read, Write};
 
 use super::stream_diff::{self, StreamIn};
+use crate::aof::input::Input;
+use crate::aof::replay::{self, KeyState, ReplayError};
 use crate::rdb::types::Kind;
-use crate::rdb::{Checker, KeyRecord, RdbReader, Record, Value};
 
 /// A key as compared: everything but its name and db.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     pub kind: Kind,
     pub digest: u64,
@@ -32,6 +38,8 @@ pub struct Entry {
     /// metadata is read again; version 0: not a stream, or its metadata is not compared.
     pub stream_version: u8,
     pub stream_at: u64,
+    /// Why the AOF replay could not know this key (then the rest is meaningless).
+    pub unknown: Option<Box<str>>,
 }
 
 /// How two entries for the same (db, key) differ.
@@ -45,6 +53,8 @@ pub enum Change {
     /// Equal stream entries, different metadata (see [`Difference::detail`]).
     StreamMetadata,
     Ttl,
+    /// One side's replay could not know the key: not compared (see `detail`).
+    Unknown,
 }
 
 /// One difference.
@@ -56,7 +66,8 @@ pub struct Difference {
     pub a: Option<Entry>,
     pub b: Option<Entry>,
     /// [`Change::StreamMetadata`]: what differs, one line each ("consumer group g1:
-    /// last-delivered 5-0 -> 7-0"); empty for other changes.
+    /// last-delivered 5-0 -> 7-0"); [`Change::Unknown`]: why, per side ("unknown in A
+    /// (PFADD at byte ..)"); empty for other changes.
     pub detail: Vec<String>,
 }
 
@@ -72,6 +83,7 @@ pub struct DbSummary {
     pub value_changed: u64,
     pub stream_metadata_changed: u64,
     pub ttl_changed: u64,
+    pub unknown: u64,
 }
 
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -82,22 +94,25 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// No difference and no unknown key.
     pub fn identical(&self) -> bool {
-        self.dbs.values().all(|d| {
+        !self.differ() && self.unknown() == 0
+    }
+    /// At least one key differs (unknown keys aside).
+    pub fn differ(&self) -> bool {
+        self.dbs.values().any(|d| {
             d.only_in_a
                 + d.only_in_b
                 + d.type_changed
                 + d.value_changed
                 + d.stream_metadata_changed
                 + d.ttl_changed
-                == 0
+                > 0
         })
     }
-}
-
-/// Encoding-independent digest of a key's value (with hash field TTLs).
-pub fn value_digest(k: &KeyRecord<'_>) -> crate::Result<(u64, u64)> {
-    crate::rdb::digest::value_digest(k.info.kind, &k.value, k.value_bytes, true)
+    pub fn unknown(&self) -> u64 {
+        self.dbs.values().map(|d| d.unknown).sum()
+    }
 }
 
 fn kind_code(k: Kind) -> u8 {
@@ -124,55 +139,53 @@ fn kind_from(c: u8) -> Kind {
     }
 }
 
-/// Calls `f(db, key, entry)` for every key of the RDB in `data`. Values are read with
-/// deep checks and the CRC-64 is checked: a damaged file is an error, never "compared".
+/// Calls `f(db, key, entry)` for every key of the input's dataset. Values are read
+/// with deep checks and CRC-64s are checked: a damaged file is an error, never
+/// "compared".
 pub fn for_each_entry(
-    data: &[u8],
+    input: &Input,
     mut f: impl FnMut(u64, &[u8], Entry) -> std::io::Result<()>,
 ) -> Result<(), DiffError> {
-    let mut r = RdbReader::new(data, Checker::new(true)).map_err(DiffError::Read)?;
-    while let Some(rec) = r.next_record().map_err(DiffError::Read)? {
-        if let Record::Key(k) = rec {
-            let ctx = |e: crate::Error| {
-                DiffError::Read(
-                    e.with_type(k.info.check_name)
-                        .with_key(k.db, k.key.to_vec().ok(), r.keys_read())
-                        .at_record(k.offset),
-                )
-            };
-            let key = k.key.to_vec().map_err(ctx)?;
-            let (digest, elements) = value_digest(&k).map_err(ctx)?;
-            let (stream_version, stream_at) = match k.value {
-                Value::Stream { version, body } => (version, body.at),
-                _ => (0, 0),
-            };
-            let e = Entry {
-                kind: k.info.kind,
+    replay::for_each_key(input, &mut |db, key, state| {
+        let e = match state {
+            KeyState::Known {
+                kind,
                 digest,
                 elements,
-                expire_ms: k.expire_ms,
-                stream_version,
-                stream_at,
-            };
-            f(k.db.unwrap_or(0), &key, e).map_err(DiffError::Io)?;
-        }
-    }
-    let t = r.trailer().map_err(DiffError::Read)?;
-    if let (Some(stored), Some(computed)) = (t.stored_checksum, r.computed_checksum()) {
-        if stored != 0 && stored != computed {
-            return Err(DiffError::Read(crate::Error::corrupt(
-                t.eof_offset + 1,
-                format!("CRC-64 mismatch: stored {stored:016x}, computed {computed:016x}"),
-            )));
-        }
-    }
-    Ok(())
+                expire_ms,
+                stream,
+            } => Entry {
+                kind,
+                digest,
+                elements,
+                expire_ms,
+                stream_version: stream.map_or(0, |s| s.0),
+                stream_at: stream.map_or(0, |s| s.1),
+                unknown: None,
+            },
+            KeyState::Unknown(r) => Entry {
+                kind: Kind::String,
+                digest: 0,
+                elements: 0,
+                expire_ms: None,
+                stream_version: 0,
+                stream_at: 0,
+                unknown: Some(r.to_string().into()),
+            },
+        };
+        f(db, key, e)
+    })
+    .map(|_| ())
+    .map_err(|e| match e {
+        ReplayError::Io(e) => DiffError::Io(e),
+        e => DiffError::Read(e.to_string()),
+    })
 }
 
 #[derive(Debug)]
 pub enum DiffError {
-    /// Which file (`A`/`B`) and what went wrong reading it.
-    Read(crate::Error),
+    /// What went wrong reading or replaying an input (naming the file).
+    Read(String),
     Io(std::io::Error),
 }
 
@@ -194,7 +207,8 @@ fn partition_of(db: u64, key: &[u8], n: u64) -> usize {
 }
 
 /// Entry encoding in a partition file: db, key length, key, kind, expiry flag, stream
-/// version, digest, elements, expiry, stream offset.
+/// version, digest, elements, expiry, stream offset, then the unknown reason's length
+/// (0: known) and text.
 fn write_entry(w: &mut impl Write, db: u64, key: &[u8], e: &Entry) -> std::io::Result<()> {
     w.write_all(&db.to_le_bytes())?;
     w.write_all(&(key.len() as u64).to_le_bytes())?;
@@ -207,7 +221,10 @@ fn write_entry(w: &mut impl Write, db: u64, key: &[u8], e: &Entry) -> std::io::R
     w.write_all(&e.digest.to_le_bytes())?;
     w.write_all(&e.elements.to_le_bytes())?;
     w.write_all(&e.expire_ms.unwrap_or(0).to_le_bytes())?;
-    w.write_all(&e.stream_at.to_le_bytes())
+    w.write_all(&e.stream_at.to_le_bytes())?;
+    let why = e.unknown.as_deref().unwrap_or("");
+    w.write_all(&(why.len() as u64).to_le_bytes())?;
+    w.write_all(why.as_bytes())
 }
 
 fn read_u64(r: &mut impl Read) -> std::io::Result<u64> {
@@ -233,6 +250,8 @@ fn read_entry(r: &mut impl Read) -> std::io::Result<Option<(u64, Vec<u8>, Entry)
     let elements = read_u64(r)?;
     let expire = read_u64(r)? as i64;
     let stream_at = read_u64(r)?;
+    let mut why = vec![0u8; read_u64(r)? as usize];
+    r.read_exact(&mut why)?;
     Ok(Some((
         db,
         key,
@@ -243,6 +262,7 @@ fn read_entry(r: &mut impl Read) -> std::io::Result<Option<(u64, Vec<u8>, Entry)
             expire_ms: (flags[1] == 1).then_some(expire),
             stream_version: flags[2],
             stream_at,
+            unknown: (!why.is_empty()).then(|| String::from_utf8_lossy(&why).into()),
         },
     )))
 }
@@ -253,11 +273,13 @@ type EntrySink<'s> = dyn FnMut(u64, &[u8], Entry) + 's;
 /// Streams the entries of one side (of one partition) into a sink.
 type EntrySource<'s> = dyn FnMut(&mut EntrySink<'_>) -> Result<(), DiffError> + 's;
 
-/// The two files' bytes, where stream metadata is read again.
+/// The two inputs' RDB parts, where stream metadata is read again.
 #[derive(Clone, Copy)]
 struct Files<'f> {
     a: &'f [u8],
     b: &'f [u8],
+    /// A's first file, named in an error there.
+    a_name: &'f str,
 }
 
 /// How two streams with equal entries differ in metadata (`None`: they do not, or it
@@ -277,7 +299,18 @@ fn stream_metadata(
         version: e.stream_version,
     };
     stream_diff::compare(side(files.a, ea), side(files.b, eb))
-        .map_err(|e| ('A', DiffError::Read(e)))
+        .map_err(|e| ('A', DiffError::Read(format!("{}: {e}", files.a_name))))
+}
+
+/// Why each side's entry is unknown, one line per side.
+fn unknown_detail(a: Option<&Entry>, b: Option<&Entry>) -> Vec<String> {
+    [("A", a), ("B", b)]
+        .into_iter()
+        .filter_map(|(side, e)| {
+            let why = e?.unknown.as_deref()?;
+            Some(format!("unknown in {side} ({why})"))
+        })
+        .collect()
 }
 
 /// Compares one partition: `a` in memory, `b` streamed.
@@ -298,11 +331,15 @@ fn compare(
         d.keys_b += 1;
         let ea = a.remove(&(db, key.to_vec()));
         let mut detail = Vec::new();
-        let change = match ea {
+        let change = match &ea {
+            _ if ea.as_ref().is_some_and(|e| e.unknown.is_some()) || eb.unknown.is_some() => {
+                detail = unknown_detail(ea.as_ref(), Some(&eb));
+                Some(Change::Unknown)
+            }
             None => Some(Change::OnlyInB),
             Some(ea) if ea.kind != eb.kind => Some(Change::Type),
             Some(ea) if ea.digest != eb.digest || ea.elements != eb.elements => Some(Change::Value),
-            Some(ea) => match stream_metadata(files, &ea, &eb) {
+            Some(ea) => match stream_metadata(files, ea, &eb) {
                 Ok(Some(lines)) => {
                     detail = lines;
                     Some(Change::StreamMetadata)
@@ -332,13 +369,17 @@ fn compare(
         return Err(e);
     }
     for ((db, key), ea) in a.drain() {
+        let (change, detail) = match ea.unknown {
+            Some(_) => (Change::Unknown, unknown_detail(Some(&ea), None)),
+            None => (Change::OnlyInA, Vec::new()),
+        };
         diffs.push(Difference {
             db,
             key,
-            change: Change::OnlyInA,
+            change,
             a: Some(ea),
             b: None,
-            detail: Vec::new(),
+            detail,
         });
     }
     diffs.sort_by(|x, y| (x.db, &x.key).cmp(&(y.db, &y.key)));
@@ -351,29 +392,40 @@ fn compare(
             Change::Value => s.value_changed += 1,
             Change::StreamMetadata => s.stream_metadata_changed += 1,
             Change::Ttl => s.ttl_changed += 1,
+            Change::Unknown => s.unknown += 1,
         }
         out(d).map_err(|e| ('B', DiffError::Io(e)))?;
     }
     Ok(())
 }
 
-/// Compares the datasets of two RDBs. Inputs of more than `partition_bytes` together
+/// Compares the datasets of two inputs. Inputs of more than `partition_bytes` together
 /// are split into partition files (in `tmp`) first. `out` receives each difference,
 /// ordered by (db, key) within a partition.
 pub fn diff(
-    a: &[u8],
-    b: &[u8],
+    a: &Input,
+    b: &Input,
     partition_bytes: u64,
     tmp: &std::path::Path,
     out: &mut dyn FnMut(&Difference) -> std::io::Result<()>,
 ) -> Result<Summary, (char, DiffError)> {
-    let total = a.len() as u64 + b.len() as u64;
+    let size = |i: &Input| {
+        i.parts
+            .iter()
+            .map(|p| p.1.bytes().len() as u64)
+            .sum::<u64>()
+    };
+    let total = size(a) + size(b);
     let n = total / partition_bytes.max(1) + 1;
     let mut summary = Summary {
         partitions: n,
         ..Summary::default()
     };
-    let files = Files { a, b };
+    let files = Files {
+        a: a.rdb(),
+        b: b.rdb(),
+        a_name: a.parts.first().map_or("", |p| p.0.as_str()),
+    };
     if n == 1 {
         let mut map = Map::new();
         for_each_entry(a, |db, key, e| {
@@ -395,7 +447,7 @@ pub fn diff(
         )?;
         return Ok(summary);
     }
-    let spill = |data: &[u8], side: char| -> Result<Vec<std::fs::File>, (char, DiffError)> {
+    let spill = |data: &Input, side: char| -> Result<Vec<std::fs::File>, (char, DiffError)> {
         let io = |e| (side, DiffError::Io(e));
         let mut files = (0..n)
             .map(|_| tempfile::tempfile_in(tmp).map(BufWriter::new))

@@ -42,15 +42,47 @@ pub fn value_digest(
     field_ttls: bool,
 ) -> Result<(u64, u64)> {
     if kind == Kind::Module {
-        return Ok((hash_parts(&[value_bytes]), 1));
+        return Ok((module_digest(value_bytes), 1));
     }
-    let ordered = matches!(kind, Kind::List | Kind::String | Kind::Stream);
-    let mut ordered_h = hasher();
-    let mut sum = 0u64;
-    let mut n = 0u64;
+    let mut d = Digest::new(kind, field_ttls);
     items::for_each(value, |e| {
-        n += 1;
-        let h = match e {
+        d.add(&e);
+        Ok(())
+    })?;
+    Ok(d.finish())
+}
+
+/// Digest of a module value's serialized bytes.
+pub fn module_digest(value_bytes: &[u8]) -> u64 {
+    hash_parts(&[value_bytes])
+}
+
+/// The digest of [`value_digest`] built element by element, for values that are not
+/// encoded bytes (a dataset replayed from AOF commands): the same elements give the
+/// same digest in any order for sets, hashes and sorted sets, in the given order for
+/// lists, strings and streams.
+pub struct Digest {
+    ordered: bool,
+    field_ttls: bool,
+    ordered_h: std::hash::DefaultHasher,
+    sum: u64,
+    n: u64,
+}
+
+impl Digest {
+    pub fn new(kind: Kind, field_ttls: bool) -> Digest {
+        Digest {
+            ordered: matches!(kind, Kind::List | Kind::String | Kind::Stream),
+            field_ttls,
+            ordered_h: hasher(),
+            sum: 0,
+            n: 0,
+        }
+    }
+
+    pub fn add(&mut self, e: &Element<'_>) {
+        self.n += 1;
+        let h = match *e {
             Element::Member(m) => hash_parts(&[m]),
             Element::Scored(m, s) => {
                 // -0.0 and 0.0 are the same score to a server.
@@ -58,7 +90,11 @@ pub fn value_digest(
                 hash_parts(&[m, &s.to_bits().to_le_bytes()])
             }
             Element::Field(f, v, ttl) => {
-                let ttl = if field_ttls { ttl.unwrap_or(-1) } else { -1 };
+                let ttl = if self.field_ttls {
+                    ttl.unwrap_or(-1)
+                } else {
+                    -1
+                };
                 hash_parts(&[f, v, &ttl.to_le_bytes()])
             }
             Element::StreamEntry(id, fields) => {
@@ -74,14 +110,22 @@ pub fn value_digest(
                 h.finish()
             }
         };
-        if ordered {
-            ordered_h.write_u64(h);
+        if self.ordered {
+            self.ordered_h.write_u64(h);
         } else {
-            sum = sum.wrapping_add(h);
+            self.sum = self.sum.wrapping_add(h);
         }
-        Ok(())
-    })?;
-    Ok((if ordered { ordered_h.finish() } else { sum }, n))
+    }
+
+    /// The digest and the element count.
+    pub fn finish(self) -> (u64, u64) {
+        let d = if self.ordered {
+            self.ordered_h.finish()
+        } else {
+            self.sum
+        };
+        (d, self.n)
+    }
 }
 
 /// Which parts of a stream's metadata [`stream_meta_digest`] covers: what both sides of

@@ -8,11 +8,11 @@
 
 use super::command_keys::{KeyTable, Route};
 use super::conn::Conn;
-use super::input::Input;
 use super::pipeline::{Failure, Purpose};
 use super::report::Report;
 use super::sink::{Limiter, Sink};
 use super::{Options, Stop};
+use crate::aof::input::Input;
 use crate::aof::{Command, Item, RespReader};
 
 /// What a cluster replay routes with: the target's command table and a connection

@@ -1,7 +1,8 @@
-//! What a restore reads: an RDB, a single-file AOF (RESP, or RDB preamble + RESP),
-//! or a multi-part `appendonlydir` (BASE then the INCR parts, in manifest order).
-//! The RDB part goes through the key-by-key path; the RESP commands after it are
-//! replayed in order, as the server itself would replay them when loading.
+//! An input as the server loads it: an RDB, a single-file AOF (RESP, or RDB preamble +
+//! RESP), or a multi-part `appendonlydir` (BASE then the INCR parts, in manifest order).
+//! Its RDB part is read key by key; the RESP commands after it are applied in order, as
+//! the server itself replays them when loading (`restore` sends them to a server,
+//! `diff` replays them offline with [`crate::aof::replay`]).
 
 use std::path::Path;
 
@@ -34,15 +35,25 @@ fn rdb_end(data: &[u8]) -> crate::Result<usize> {
     Ok(data.len() - t.trailing_bytes as usize)
 }
 
+/// The first 64 KiB of a file: enough to tell a manifest, never the whole of a big RDB.
+fn head(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut b = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(64 << 10)
+        .read_to_end(&mut b)
+        .ok()?;
+    Some(b)
+}
+
 impl Input {
     pub fn open(path: &Path) -> Result<Input, String> {
         let shown = |p: &Path, e: &dyn std::fmt::Display| format!("{}: {e}", p.display());
         let open = |p: &Path| Source::open(p, true).map_err(|e| shown(p, &e));
         let mut files: Vec<std::path::PathBuf> = Vec::new();
         let is_manifest = path.is_dir()
-            || std::fs::read(path)
-                .ok()
-                .is_some_and(|b| !has_rdb_magic(&b) && looks_like_manifest(&b));
+            || head(path).is_some_and(|b| !has_rdb_magic(&b) && looks_like_manifest(&b));
         if is_manifest {
             let l = layout(path).map_err(|e| e.to_string())?;
             let text = std::fs::read(&l.manifest).map_err(|e| shown(&l.manifest, &e))?;
