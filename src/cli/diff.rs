@@ -43,9 +43,7 @@ pub struct DiffArgs {
 fn entry_json(e: &Option<Entry>) -> serde_json::Value {
     match e {
         None => serde_json::Value::Null,
-        Some(Entry {
-            unknown: Some(why), ..
-        }) => serde_json::json!({ "unknown": why }),
+        Some(Entry { unknown: true, .. }) => serde_json::json!({ "unknown": true }),
         Some(e) => {
             let mut v = serde_json::json!({
                 "type": e.kind.name(),

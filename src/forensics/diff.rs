@@ -28,7 +28,7 @@ use crate::aof::replay::{self, KeyState, ReplayError};
 use crate::rdb::types::Kind;
 
 /// A key as compared: everything but its name and db.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Entry {
     pub kind: Kind,
     pub digest: u64,
@@ -38,8 +38,9 @@ pub struct Entry {
     /// metadata is read again; version 0: not a stream, or its metadata is not compared.
     pub stream_version: u8,
     pub stream_at: u64,
-    /// Why the AOF replay could not know this key (then the rest is meaningless).
-    pub unknown: Option<Box<str>>,
+    /// The AOF replay could not know this key (then the rest is meaningless; why is
+    /// handed on beside the entry, and kept only for such keys).
+    pub unknown: bool,
 }
 
 /// How two entries for the same (db, key) differ.
@@ -139,12 +140,12 @@ fn kind_from(c: u8) -> Kind {
     }
 }
 
-/// Calls `f(db, key, entry)` for every key of the input's dataset. Values are read
+/// Calls `f(db, key, entry, why_unknown)` for every key of the input's dataset. Values are read
 /// with deep checks and CRC-64s are checked: a damaged file is an error, never
 /// "compared".
 pub fn for_each_entry(
     input: &Input,
-    mut f: impl FnMut(u64, &[u8], Entry) -> std::io::Result<()>,
+    mut f: impl FnMut(u64, &[u8], Entry, Option<&str>) -> std::io::Result<()>,
 ) -> Result<(), DiffError> {
     replay::for_each_key(input, &mut |db, key, state| {
         let e = match state {
@@ -161,19 +162,22 @@ pub fn for_each_entry(
                 expire_ms,
                 stream_version: stream.map_or(0, |s| s.0),
                 stream_at: stream.map_or(0, |s| s.1),
-                unknown: None,
+                unknown: false,
             },
-            KeyState::Unknown(r) => Entry {
+            KeyState::Unknown(_) => Entry {
                 kind: Kind::String,
                 digest: 0,
                 elements: 0,
                 expire_ms: None,
                 stream_version: 0,
                 stream_at: 0,
-                unknown: Some(r.to_string().into()),
+                unknown: true,
             },
         };
-        f(db, key, e)
+        match state {
+            KeyState::Unknown(r) => f(db, key, e, Some(&r.to_string())),
+            KeyState::Known { .. } => f(db, key, e, None),
+        }
     })
     .map(|_| ())
     .map_err(|e| match e {
@@ -209,7 +213,13 @@ fn partition_of(db: u64, key: &[u8], n: u64) -> usize {
 /// Entry encoding in a partition file: db, key length, key, kind, expiry flag, stream
 /// version, digest, elements, expiry, stream offset, then the unknown reason's length
 /// (0: known) and text.
-fn write_entry(w: &mut impl Write, db: u64, key: &[u8], e: &Entry) -> std::io::Result<()> {
+fn write_entry(
+    w: &mut impl Write,
+    db: u64,
+    key: &[u8],
+    e: &Entry,
+    why: Option<&str>,
+) -> std::io::Result<()> {
     w.write_all(&db.to_le_bytes())?;
     w.write_all(&(key.len() as u64).to_le_bytes())?;
     w.write_all(key)?;
@@ -222,7 +232,7 @@ fn write_entry(w: &mut impl Write, db: u64, key: &[u8], e: &Entry) -> std::io::R
     w.write_all(&e.elements.to_le_bytes())?;
     w.write_all(&e.expire_ms.unwrap_or(0).to_le_bytes())?;
     w.write_all(&e.stream_at.to_le_bytes())?;
-    let why = e.unknown.as_deref().unwrap_or("");
+    let why = why.unwrap_or("");
     w.write_all(&(why.len() as u64).to_le_bytes())?;
     w.write_all(why.as_bytes())
 }
@@ -233,8 +243,11 @@ fn read_u64(r: &mut impl Read) -> std::io::Result<u64> {
     Ok(u64::from_le_bytes(b))
 }
 
+/// An entry read back: db, key, entry, why it is unknown.
+type Read4 = (u64, Vec<u8>, Entry, Option<String>);
+
 /// The next entry of a partition file, `None` at its end.
-fn read_entry(r: &mut impl Read) -> std::io::Result<Option<(u64, Vec<u8>, Entry)>> {
+fn read_entry(r: &mut impl Read) -> std::io::Result<Option<Read4>> {
     let mut b = [0u8; 8];
     match r.read_exact(&mut b) {
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
@@ -262,14 +275,17 @@ fn read_entry(r: &mut impl Read) -> std::io::Result<Option<(u64, Vec<u8>, Entry)
             expire_ms: (flags[1] == 1).then_some(expire),
             stream_version: flags[2],
             stream_at,
-            unknown: (!why.is_empty()).then(|| String::from_utf8_lossy(&why).into()),
+            unknown: !why.is_empty(),
         },
+        (!why.is_empty()).then(|| String::from_utf8_lossy(&why).into_owned()),
     )))
 }
 
 type Map = HashMap<(u64, Vec<u8>), Entry>;
 /// Receives the entries of one side.
-type EntrySink<'s> = dyn FnMut(u64, &[u8], Entry) + 's;
+type EntrySink<'s> = dyn FnMut(u64, &[u8], Entry, Option<&str>) + 's;
+/// Why each unknown key of side A is unknown.
+type Reasons = HashMap<(u64, Vec<u8>), String>;
 /// Streams the entries of one side (of one partition) into a sink.
 type EntrySource<'s> = dyn FnMut(&mut EntrySink<'_>) -> Result<(), DiffError> + 's;
 
@@ -303,19 +319,16 @@ fn stream_metadata(
 }
 
 /// Why each side's entry is unknown, one line per side.
-fn unknown_detail(a: Option<&Entry>, b: Option<&Entry>) -> Vec<String> {
-    [("A", a), ("B", b)]
-        .into_iter()
-        .filter_map(|(side, e)| {
-            let why = e?.unknown.as_deref()?;
-            Some(format!("unknown in {side} ({why})"))
-        })
-        .collect()
+fn unknown_detail(a: Option<String>, b: Option<&str>) -> Vec<String> {
+    let a = a.map(|w| format!("unknown in A ({w})"));
+    let b = b.map(|w| format!("unknown in B ({w})"));
+    a.into_iter().chain(b).collect()
 }
 
 /// Compares one partition: `a` in memory, `b` streamed.
 fn compare(
     mut a: Map,
+    mut why_a: Reasons,
     b: &mut EntrySource<'_>,
     files: Files<'_>,
     summary: &mut Summary,
@@ -326,14 +339,14 @@ fn compare(
         summary.dbs.entry(*db).or_default().keys_a += 1;
     }
     let mut failed = None;
-    b(&mut |db, key, eb| {
+    b(&mut |db, key, eb, why_b| {
         let d = summary.dbs.entry(db).or_default();
         d.keys_b += 1;
         let ea = a.remove(&(db, key.to_vec()));
         let mut detail = Vec::new();
         let change = match &ea {
-            _ if ea.as_ref().is_some_and(|e| e.unknown.is_some()) || eb.unknown.is_some() => {
-                detail = unknown_detail(ea.as_ref(), Some(&eb));
+            _ if ea.is_some_and(|e| e.unknown) || eb.unknown => {
+                detail = unknown_detail(why_a.remove(&(db, key.to_vec())), why_b);
                 Some(Change::Unknown)
             }
             None => Some(Change::OnlyInB),
@@ -370,8 +383,11 @@ fn compare(
     }
     for ((db, key), ea) in a.drain() {
         let (change, detail) = match ea.unknown {
-            Some(_) => (Change::Unknown, unknown_detail(Some(&ea), None)),
-            None => (Change::OnlyInA, Vec::new()),
+            true => (
+                Change::Unknown,
+                unknown_detail(why_a.remove(&(db, key.clone())), None),
+            ),
+            false => (Change::OnlyInA, Vec::new()),
         };
         diffs.push(Difference {
             db,
@@ -427,17 +443,21 @@ pub fn diff(
         a_name: a.parts.first().map_or("", |p| p.0.as_str()),
     };
     if n == 1 {
-        let mut map = Map::new();
-        for_each_entry(a, |db, key, e| {
+        let (mut map, mut why) = (Map::new(), Reasons::new());
+        for_each_entry(a, |db, key, e, w| {
             map.insert((db, key.to_vec()), e);
+            if let Some(w) = w {
+                why.insert((db, key.to_vec()), w.to_string());
+            }
             Ok(())
         })
         .map_err(|e| ('A', e))?;
         compare(
             map,
+            why,
             &mut |f| {
-                for_each_entry(b, |db, key, e| {
-                    f(db, key, e);
+                for_each_entry(b, |db, key, e, w| {
+                    f(db, key, e, w);
                     Ok(())
                 })
             },
@@ -453,8 +473,8 @@ pub fn diff(
             .map(|_| tempfile::tempfile_in(tmp).map(BufWriter::new))
             .collect::<std::io::Result<Vec<_>>>()
             .map_err(io)?;
-        for_each_entry(data, |db, key, e| {
-            write_entry(&mut files[partition_of(db, key, n)], db, key, &e)
+        for_each_entry(data, |db, key, e, w| {
+            write_entry(&mut files[partition_of(db, key, n)], db, key, &e, w)
         })
         .map_err(|e| (side, e))?;
         files
@@ -470,17 +490,23 @@ pub fn diff(
     let parts_a = spill(a, 'A')?;
     let parts_b = spill(b, 'B')?;
     for (fa, fb) in parts_a.into_iter().zip(parts_b) {
-        let mut map = Map::new();
+        let (mut map, mut why) = (Map::new(), Reasons::new());
         let mut ra = BufReader::new(fa);
-        while let Some((db, key, e)) = read_entry(&mut ra).map_err(|e| ('A', DiffError::Io(e)))? {
+        while let Some((db, key, e, w)) =
+            read_entry(&mut ra).map_err(|e| ('A', DiffError::Io(e)))?
+        {
+            if let Some(w) = w {
+                why.insert((db, key.clone()), w);
+            }
             map.insert((db, key), e);
         }
         let mut rb = BufReader::new(fb);
         compare(
             map,
+            why,
             &mut |f| {
-                while let Some((db, key, e)) = read_entry(&mut rb).map_err(DiffError::Io)? {
-                    f(db, &key, e);
+                while let Some((db, key, e, w)) = read_entry(&mut rb).map_err(DiffError::Io)? {
+                    f(db, &key, e, w.as_deref());
                 }
                 Ok(())
             },
