@@ -149,7 +149,15 @@ pub fn lookup(name: &str) -> Option<Def> {
         "ZPOPMAX" => def(key(1), |d, db, a| z::zpop(d, db, a, true)),
         "BZPOPMIN" => def(BLOCKING, |d, db, a| z::bzpop(d, db, a, false)),
         "BZPOPMAX" => def(BLOCKING, |d, db, a| z::bzpop(d, db, a, true)),
-        "ZUNIONSTORE" | "ZINTERSTORE" | "ZDIFFSTORE" => not_modelled(Spec::DestNumkeys),
+        "ZUNIONSTORE" => def(Spec::DestNumkeys, |d, db, a| {
+            z::zstore(d, db, a, z::ZOp::Union)
+        }),
+        "ZINTERSTORE" => def(Spec::DestNumkeys, |d, db, a| {
+            z::zstore(d, db, a, z::ZOp::Inter)
+        }),
+        "ZDIFFSTORE" => def(Spec::DestNumkeys, |d, db, a| {
+            z::zstore(d, db, a, z::ZOp::Diff)
+        }),
         "ZRANGESTORE" => not_modelled(TWO_KEYS),
         "GEOADD" | "GEORADIUS" | "GEORADIUSBYMEMBER" => not_modelled(key(1)),
         "GEOSEARCHSTORE" => not_modelled(TWO_KEYS),

@@ -3,7 +3,7 @@
 //! loaded from RDB records or `RESTORE` payloads and digested exactly as
 //! [`crate::rdb::digest::value_digest`] digests encoded bytes.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use crate::rdb::digest::{module_digest, Digest};
 use crate::rdb::items::{self, Element};
@@ -36,6 +36,65 @@ pub struct Field {
     pub expire: Option<i64>,
 }
 
+/// A score in rank order: as the skiplist compares them (`-0.0` equals `0.0`; scores
+/// are never NaN).
+#[derive(Clone, Copy, Debug)]
+pub struct Score(pub f64);
+
+impl PartialEq for Score {
+    fn eq(&self, o: &Score) -> bool {
+        self.0 == o.0
+    }
+}
+impl Eq for Score {}
+impl PartialOrd for Score {
+    fn partial_cmp(&self, o: &Score) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Score {
+    fn cmp(&self, o: &Score) -> std::cmp::Ordering {
+        self.0
+            .partial_cmp(&o.0)
+            .unwrap_or(std::cmp::Ordering::Equal)
+    }
+}
+
+/// A sorted set: member → score, and the (score, member) order the server ranks by,
+/// so pops and rank ranges cost a walk of what they remove, not a sort.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Zset {
+    scores: HashMap<Vec<u8>, f64>,
+    order: BTreeSet<(Score, Vec<u8>)>,
+}
+
+impl Zset {
+    pub fn get(&self, m: &[u8]) -> Option<f64> {
+        self.scores.get(m).copied()
+    }
+    pub fn insert(&mut self, m: &[u8], score: f64) {
+        if let Some(old) = self.scores.insert(m.to_vec(), score) {
+            self.order.remove(&(Score(old), m.to_vec()));
+        }
+        self.order.insert((Score(score), m.to_vec()));
+    }
+    pub fn remove(&mut self, m: &[u8]) {
+        if let Some(old) = self.scores.remove(m) {
+            self.order.remove(&(Score(old), m.to_vec()));
+        }
+    }
+    pub fn len(&self) -> usize {
+        self.scores.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.scores.is_empty()
+    }
+    /// Members with their scores, in rank order.
+    pub fn ranked(&self) -> impl DoubleEndedIterator<Item = (&[u8], f64)> {
+        self.order.iter().map(|(s, m)| (m.as_slice(), s.0))
+    }
+}
+
 /// Stream entries by id. Groups, consumers and the last id are not kept: the digest
 /// (and so the diff) covers entries only.
 pub type Entries = BTreeMap<StreamId, Vec<(Vec<u8>, Vec<u8>)>>;
@@ -45,8 +104,7 @@ pub enum Val {
     Str(Vec<u8>),
     List(VecDeque<Vec<u8>>),
     Set(HashSet<Vec<u8>>),
-    /// Member → score.
-    Zset(HashMap<Vec<u8>, f64>),
+    Zset(Zset),
     Hash(HashMap<Vec<u8>, Field>),
     Stream(Entries),
     /// A module value from the base: comparable by its bytes, not replayable.
@@ -93,7 +151,7 @@ impl Val {
             Kind::String => Val::Str(Vec::new()),
             Kind::List => Val::List(VecDeque::new()),
             Kind::Set => Val::Set(HashSet::new()),
-            Kind::Zset => Val::Zset(HashMap::new()),
+            Kind::Zset => Val::Zset(Zset::default()),
             Kind::Hash => Val::Hash(HashMap::new()),
             Kind::Stream => Val::Stream(Entries::new()),
             Kind::Module => {
@@ -109,9 +167,7 @@ impl Val {
                 (Val::Set(s), Element::Member(m)) => {
                     s.insert(m.to_vec());
                 }
-                (Val::Zset(z), Element::Scored(m, score)) => {
-                    z.insert(m.to_vec(), score);
-                }
+                (Val::Zset(z), Element::Scored(m, score)) => z.insert(m, score),
                 (Val::Hash(h), Element::Field(f, value, expire)) => {
                     h.insert(
                         f.to_vec(),
@@ -162,7 +218,7 @@ impl Val {
             Val::Str(s) => d.add(&Element::Member(s)),
             Val::List(l) => l.iter().for_each(|m| d.add(&Element::Member(m))),
             Val::Set(s) => s.iter().for_each(|m| d.add(&Element::Member(m))),
-            Val::Zset(z) => z.iter().for_each(|(m, s)| d.add(&Element::Scored(m, *s))),
+            Val::Zset(z) => z.ranked().for_each(|(m, s)| d.add(&Element::Scored(m, s))),
             Val::Hash(h) => h
                 .iter()
                 .for_each(|(f, v)| d.add(&Element::Field(f, &v.value, v.expire))),

@@ -42,7 +42,11 @@ fn set(items: &[&str]) -> Val {
 }
 
 fn zset(items: &[(&str, f64)]) -> Val {
-    Val::Zset(items.iter().map(|(m, sc)| (s(m), *sc)).collect())
+    let mut z = super::state::Zset::default();
+    for (m, sc) in items {
+        z.insert(m.as_bytes(), *sc);
+    }
+    Val::Zset(z)
 }
 
 #[test]
@@ -199,6 +203,24 @@ fn sets_and_zsets() {
         Some(zset(&[("c", 3.5), ("d", 4.0), ("b", 5.0)]))
     );
     assert_eq!(val(&ds, "l"), Some(zset(&[("a", 0.0)])));
+    replay(
+        &mut ds,
+        &[
+            "ZADD x 1 a 2 b 3 c",
+            "SADD y a c d",
+            "ZUNIONSTORE zu 2 x y WEIGHTS 2 0.5",
+            "ZINTERSTORE zi 2 x y AGGREGATE MIN",
+            "ZDIFFSTORE zd 2 x y",
+            "ZINTERSTORE none 2 x missing",
+        ],
+    );
+    assert_eq!(
+        val(&ds, "zu"),
+        Some(zset(&[("a", 2.5), ("b", 4.0), ("c", 6.5), ("d", 0.5)]))
+    );
+    assert_eq!(val(&ds, "zi"), Some(zset(&[("a", 1.0), ("c", 1.0)])));
+    assert_eq!(val(&ds, "zd"), Some(zset(&[("b", 2.0)])));
+    assert_eq!(val(&ds, "none"), None);
 }
 
 #[test]

@@ -2,29 +2,14 @@
 //! their bits, so no formatting is involved); order for ranks and pops is (score,
 //! member bytes), the skiplist's order.
 
-use std::collections::HashMap;
-
 use super::ops::{count, double, index_range, int, is, syntax, typed, typed_or_new, unknown, Res};
-use super::state::{Dataset, Val};
-
-type Zset = HashMap<Vec<u8>, f64>;
+use super::state::{Dataset, Obj, Val, Zset};
 
 fn pick(v: &mut Val) -> Option<&mut Zset> {
     match v {
         Val::Zset(z) => Some(z),
         _ => None,
     }
-}
-
-/// Members in rank order.
-fn ranked(z: &Zset) -> Vec<(Vec<u8>, f64)> {
-    let mut v: Vec<(Vec<u8>, f64)> = z.iter().map(|(m, s)| (m.clone(), *s)).collect();
-    v.sort_by(|a, b| {
-        a.1.partial_cmp(&b.1)
-            .unwrap_or(std::cmp::Ordering::Equal)
-            .then_with(|| a.0.cmp(&b.0))
-    });
-    v
 }
 
 /// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member... with `zsetAdd`'s rules.
@@ -55,10 +40,10 @@ pub fn zadd(ds: &mut Dataset, db: u64, a: &[&[u8]]) -> Res {
     if xx && typed(ds, db, a[1], pick)?.is_none() {
         return Ok(());
     }
-    let z = typed_or_new(ds, db, a[1], || Val::Zset(Zset::new()), pick)?;
+    let z = typed_or_new(ds, db, a[1], || Val::Zset(Zset::default()), pick)?;
     for (p, score) in pairs.chunks(2).zip(scores) {
         let m = p[1];
-        match z.get(m).copied() {
+        match z.get(m) {
             Some(cur) => {
                 if nx {
                     continue;
@@ -72,12 +57,10 @@ pub fn zadd(ds: &mut Dataset, db: u64, a: &[&[u8]]) -> Res {
                 if (gt && new <= cur) || (lt && new >= cur) {
                     continue;
                 }
-                z.insert(m.to_vec(), new);
+                z.insert(m, new);
             }
             None if xx => {}
-            None => {
-                z.insert(m.to_vec(), score);
-            }
+            None => z.insert(m, score),
         }
     }
     ds.drop_if_empty(db, a[1]);
@@ -145,67 +128,56 @@ fn below(m: &[u8], max: &Lex) -> bool {
     }
 }
 
-/// Whether a member (with its score and rank) stays.
-type Keep = dyn Fn(&[u8], f64, usize) -> bool;
-
 /// ZREMRANGEBYSCORE / ZREMRANGEBYLEX / ZREMRANGEBYRANK key min max.
 pub fn zremrange(ds: &mut Dataset, db: u64, a: &[&[u8]], by: &str) -> Res {
     if a.len() != 4 {
         return syntax();
     }
-    let keep: Box<Keep> = match by {
+    let doomed: Vec<Vec<u8>> = match by {
         "SCORE" => {
             let ((min, minx), (max, maxx)) = (score_bound(a[2])?, score_bound(a[3])?);
-            Box::new(move |_, s, _| {
-                let ge = if minx { s > min } else { s >= min };
-                let le = if maxx { s < max } else { s <= max };
-                !(ge && le)
-            })
+            let Some(z) = typed(ds, db, a[1], pick)? else {
+                return Ok(());
+            };
+            z.ranked()
+                .skip_while(|(_, s)| if minx { *s <= min } else { *s < min })
+                .take_while(|(_, s)| if maxx { *s < max } else { *s <= max })
+                .map(|(m, _)| m.to_vec())
+                .collect()
         }
         "LEX" => {
             let (min, max) = (lex_bound(a[2])?, lex_bound(a[3])?);
-            let (min, max) = (owned(min), owned(max));
-            Box::new(move |m, _, _| !(above(m, &min.as_lex()) && below(m, &max.as_lex())))
+            let Some(z) = typed(ds, db, a[1], pick)? else {
+                return Ok(());
+            };
+            z.ranked()
+                .filter(|(m, _)| above(m, &min) && below(m, &max))
+                .map(|(m, _)| m.to_vec())
+                .collect()
         }
         _ => {
             let (start, stop) = (int(a[2])?, int(a[3])?);
-            let len = typed(ds, db, a[1], pick)?.map_or(0, |z| z.len());
-            let range = index_range(start, stop, len);
-            Box::new(move |_, _, rank| !range.is_some_and(|(s, e)| rank >= s && rank <= e))
+            let Some(z) = typed(ds, db, a[1], pick)? else {
+                return Ok(());
+            };
+            match index_range(start, stop, z.len()) {
+                Some((s, e)) => z
+                    .ranked()
+                    .skip(s)
+                    .take(e - s + 1)
+                    .map(|(m, _)| m.to_vec())
+                    .collect(),
+                None => Vec::new(),
+            }
         }
     };
     if let Some(z) = typed(ds, db, a[1], pick)? {
-        let kept: Zset = ranked(z)
-            .into_iter()
-            .enumerate()
-            .filter(|(rank, (m, s))| keep(m, *s, *rank))
-            .map(|(_, ms)| ms)
-            .collect();
-        *z = kept;
+        for m in doomed {
+            z.remove(&m);
+        }
     }
     ds.drop_if_empty(db, a[1]);
     Ok(())
-}
-
-/// A lex bound that owns its bytes (the filter outlives the arguments' borrow).
-struct OwnedLex(u8, Vec<u8>);
-
-fn owned(l: Lex) -> OwnedLex {
-    match l {
-        Lex::Min => OwnedLex(0, Vec::new()),
-        Lex::Max => OwnedLex(1, Vec::new()),
-        Lex::At(x, excl) => OwnedLex(2 + u8::from(excl), x.to_vec()),
-    }
-}
-
-impl OwnedLex {
-    fn as_lex(&self) -> Lex<'_> {
-        match self.0 {
-            0 => Lex::Min,
-            1 => Lex::Max,
-            n => Lex::At(&self.1, n == 3),
-        }
-    }
 }
 
 /// ZPOPMIN / ZPOPMAX key [count].
@@ -220,11 +192,12 @@ pub fn zpop(ds: &mut Dataset, db: u64, a: &[&[u8]], max: bool) -> Res {
 
 fn pop_n(ds: &mut Dataset, db: u64, key: &[u8], n: usize, max: bool) -> Res {
     if let Some(z) = typed(ds, db, key, pick)? {
-        let mut order = ranked(z);
-        if max {
-            order.reverse();
-        }
-        for (m, _) in order.into_iter().take(n) {
+        let doomed: Vec<Vec<u8>> = if max {
+            z.ranked().rev().take(n).map(|(m, _)| m.to_vec()).collect()
+        } else {
+            z.ranked().take(n).map(|(m, _)| m.to_vec()).collect()
+        };
+        for m in doomed {
             z.remove(&m);
         }
     }
@@ -241,6 +214,168 @@ pub fn bzpop(ds: &mut Dataset, db: u64, a: &[&[u8]], max: bool) -> Res {
         if typed(ds, db, k, pick)?.is_some_and(|z| !z.is_empty()) {
             return pop_n(ds, db, k, 1, max);
         }
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq)]
+pub enum ZOp {
+    Union,
+    Inter,
+    Diff,
+}
+
+#[derive(Clone, Copy)]
+enum Aggregate {
+    Sum,
+    Min,
+    Max,
+}
+
+/// `zunionInterAggregate`: a NaN sum becomes 0.
+fn aggregate(target: &mut f64, v: f64, how: Aggregate) {
+    match how {
+        Aggregate::Sum => {
+            *target += v;
+            if target.is_nan() {
+                *target = 0.0;
+            }
+        }
+        Aggregate::Min => *target = if v < *target { v } else { *target },
+        Aggregate::Max => *target = if v > *target { v } else { *target },
+    }
+}
+
+/// A source of Z*STORE as (member, score) pairs: a sorted set, or a set (scores 1).
+fn zsource(ds: &mut Dataset, db: u64, key: &[u8]) -> Result<Vec<(Vec<u8>, f64)>, super::ops::Fail> {
+    fn any(v: &mut Val) -> Option<&mut Val> {
+        matches!(v, Val::Zset(_) | Val::Set(_)).then_some(v)
+    }
+    Ok(match typed(ds, db, key, any)? {
+        None => Vec::new(),
+        Some(Val::Zset(z)) => z.ranked().map(|(m, s)| (m.to_vec(), s)).collect(),
+        Some(Val::Set(s)) => s.iter().map(|m| (m.clone(), 1.0)).collect(),
+        Some(_) => unreachable!("picked a zset or a set"),
+    })
+}
+
+/// ZUNIONSTORE / ZINTERSTORE dst numkeys key... [WEIGHTS w...] [AGGREGATE SUM|MIN|MAX]
+/// and ZDIFFSTORE dst numkeys key..., as `zunionInterDiffGenericCommand`: sources
+/// (sorted sets or sets) are taken smallest first, a NaN weighted score is 0. The
+/// destination is replaced (no expiry); an empty result deletes it. The server orders
+/// sources of equal size with qsort, so a SUM over three or more sources with
+/// non-integer scores could round differently: that case is unknown.
+pub fn zstore(ds: &mut Dataset, db: u64, a: &[&[u8]], op: ZOp) -> Res {
+    if a.len() < 4 {
+        return syntax();
+    }
+    let n = count(a[2])?;
+    if n == 0 || a.len() < 3 + n {
+        return syntax();
+    }
+    let mut weights = vec![1.0; n];
+    let mut how = Aggregate::Sum;
+    let mut i = 3 + n;
+    while i < a.len() {
+        if op != ZOp::Diff && is(a[i], "WEIGHTS") && i + n < a.len() {
+            for (j, w) in weights.iter_mut().enumerate() {
+                *w = double(a[i + 1 + j])?;
+            }
+            i += n + 1;
+        } else if op != ZOp::Diff && is(a[i], "AGGREGATE") && i + 1 < a.len() {
+            how = match () {
+                _ if is(a[i + 1], "SUM") => Aggregate::Sum,
+                _ if is(a[i + 1], "MIN") => Aggregate::Min,
+                _ if is(a[i + 1], "MAX") => Aggregate::Max,
+                _ => return syntax(),
+            };
+            i += 2;
+        } else {
+            return syntax();
+        }
+    }
+    let mut sources = Vec::with_capacity(n);
+    for (k, w) in a[3..3 + n].iter().zip(&weights) {
+        sources.push((zsource(ds, db, k)?, *w));
+    }
+    let result = match op {
+        ZOp::Diff => {
+            let mut it = sources.into_iter().map(|(s, _)| s);
+            let mut first: Zset = Zset::default();
+            for (m, s) in it.next().unwrap_or_default() {
+                first.insert(&m, s);
+            }
+            for other in it {
+                for (m, _) in other {
+                    first.remove(&m);
+                }
+            }
+            first
+        }
+        _ => {
+            sources.sort_by_key(|(s, _)| s.len());
+            let weighted = |s: f64, w: f64| {
+                let v = s * w;
+                if v.is_nan() {
+                    0.0
+                } else {
+                    v
+                }
+            };
+            let non_empty = sources.iter().filter(|(s, _)| !s.is_empty()).count();
+            let inexact = sources
+                .iter()
+                .flat_map(|(s, w)| s.iter().map(move |(_, sc)| weighted(*sc, *w)))
+                .any(|v| v.fract() != 0.0 || v.abs() >= 9.0e15);
+            if matches!(how, Aggregate::Sum) && non_empty >= 3 && inexact {
+                return unknown("a SUM over three or more sources with non-integer scores depends on the server's qsort order");
+            }
+            let mut acc: std::collections::HashMap<Vec<u8>, f64> = std::collections::HashMap::new();
+            if op == ZOp::Union {
+                for (s, w) in &sources {
+                    for (m, sc) in s {
+                        let v = weighted(*sc, *w);
+                        match acc.get_mut(m) {
+                            Some(t) => aggregate(t, v, how),
+                            None => {
+                                acc.insert(m.clone(), v);
+                            }
+                        }
+                    }
+                }
+            } else if let Some(((first, w0), rest)) = sources.split_first() {
+                let lookup: Vec<std::collections::HashMap<&[u8], f64>> = rest
+                    .iter()
+                    .map(|(s, _)| s.iter().map(|(m, sc)| (m.as_slice(), *sc)).collect())
+                    .collect();
+                'members: for (m, sc) in first {
+                    let mut t = weighted(*sc, *w0);
+                    for (j, (_, w)) in rest.iter().enumerate() {
+                        match lookup[j].get(m.as_slice()) {
+                            Some(v) => aggregate(&mut t, v * w, how),
+                            None => continue 'members,
+                        }
+                    }
+                    acc.insert(m.clone(), t);
+                }
+            }
+            let mut z = Zset::default();
+            for (m, s) in acc {
+                z.insert(&m, s);
+            }
+            z
+        }
+    };
+    ds.remove(db, a[1]);
+    if !result.is_empty() {
+        ds.insert(
+            db,
+            a[1],
+            Obj {
+                val: Val::Zset(result),
+                expire: None,
+            },
+        );
     }
     Ok(())
 }
