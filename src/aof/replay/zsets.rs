@@ -80,7 +80,7 @@ pub fn zrem(ds: &mut Dataset, db: u64, a: &[&[u8]]) -> Res {
     }
     if let Some(z) = typed(ds, db, a[1], pick)? {
         for m in &a[2..] {
-            z.remove(*m);
+            z.remove(m);
         }
     }
     ds.drop_if_empty(db, a[1]);
