@@ -389,6 +389,10 @@ fn diff_reports_a_key_it_cannot_replay_as_unknown() {
         "{out}"
     );
     assert!(out.contains("PFADD at byte"), "{out}");
+    // The manifest names the same input as its directory.
+    let manifest = aof.join("appendonly.aof.manifest");
+    let (code_m, changes_m, out) = diff(&manifest, &dump);
+    assert!(code_m == 2 && changes_m == changes, "{out}");
     let text = rdbkit(&["diff", aof.to_str().unwrap(), dump.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("not proven identical"), "{text}");

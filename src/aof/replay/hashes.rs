@@ -95,7 +95,7 @@ fn fields<'a>(a: &'a [&'a [u8]], at: usize) -> Result<&'a [&'a [u8]], super::ops
         return syntax();
     }
     let n = count(a[at + 1])?;
-    if n == 0 || a.len() != at + 2 + n {
+    if n == 0 || a.len() - (at + 2) != n {
         return syntax();
     }
     Ok(&a[at + 2..])
@@ -176,7 +176,7 @@ pub fn hsetex(ds: &mut Dataset, db: u64, a: &[&[u8]]) -> Res {
     }
     let n = count(a[i + 1])?;
     let pairs = &a[i + 2..];
-    if n == 0 || pairs.len() != 2 * n {
+    if n == 0 || pairs.len() % 2 != 0 || pairs.len() / 2 != n {
         return syntax();
     }
     let found = typed(ds, db, a[1], pick)?.is_some();

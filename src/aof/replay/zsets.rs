@@ -270,7 +270,7 @@ pub fn zstore(ds: &mut Dataset, db: u64, a: &[&[u8]], op: ZOp) -> Res {
         return syntax();
     }
     let n = count(a[2])?;
-    if n == 0 || a.len() < 3 + n {
+    if n == 0 || a.len().saturating_sub(3) < n {
         return syntax();
     }
     let mut weights = vec![1.0; n];
