@@ -233,6 +233,49 @@ fn workload_b(s: &mut Server) {
             ],
         );
     }
+    if s.at_least(8, 4) && !s.is_valkey() || s.is_valkey() && s.at_least(9, 1) {
+        // MSETEX (logged with PXAT), SET IFEQ, HGETDEL.
+        run(
+            s,
+            &[
+                &["SET", "ie", "v"],
+                &["SET", "ie", "w", "IFEQ", "v"],
+                &["SET", "ie", "x", "IFEQ", "nope"],
+                &["MSETEX", "2", "mx1", "a", "mx2", "b", "EX", "100000"],
+                &["MSETEX", "2", "mx1", "c", "mx3", "d", "NX"],
+                &["MSETEX", "2", "mx1", "e", "mx2", "f", "XX", "KEEPTTL"],
+                &["HSET", "hg", "a", "1", "b", "2"],
+                &["HGETDEL", "hg", "FIELDS", "1", "a"],
+            ],
+        );
+    }
+    if s.at_least(8, 2) && !s.is_valkey() {
+        // XDELEX deletes entries whatever the groups hold (XACKDEL, which deletes only
+        // what its group had pending, is not modelled: see the unknown-key test).
+        run(
+            s,
+            &[
+                &["XADD", "stx", "1-1", "a", "1"],
+                &["XADD", "stx", "2-1", "a", "2"],
+                &["XADD", "stx", "3-1", "a", "3"],
+                &["XADD", "stx", "4-1", "a", "4"],
+                &["XDELEX", "stx", "IDS", "1", "1-1"],
+                &["XGROUP", "CREATE", "stx", "g", "0"],
+                &[
+                    "XREADGROUP",
+                    "GROUP",
+                    "g",
+                    "c",
+                    "COUNT",
+                    "1",
+                    "STREAMS",
+                    "stx",
+                    ">",
+                ],
+                &["XDELEX", "stx", "DELREF", "IDS", "1", "4-1"],
+            ],
+        );
+    }
     if s.at_least(7, 4) && !s.is_valkey() || s.is_valkey() && s.at_least(9, 0) {
         let later = (now_s() + 200_000).to_string();
         run(

@@ -27,6 +27,8 @@ pub enum Spec {
     DestNumkeys,
     /// `numkeys` at `at`, then that many keys (LMPOP, ZMPOP and blocking forms).
     Numkeys { at: usize },
+    /// `numkeys` at 1, then that many key-value pairs (MSETEX).
+    NumkeysPairs,
     /// MOVE key db: the key in both dbs.
     Move,
     /// COPY src dst [DB n]: src here, dst in the named db.
@@ -99,6 +101,8 @@ pub fn lookup(name: &str) -> Option<Def> {
         "SETEX" | "PSETEX" => def(key(1), ks::relative_expire),
         "MSET" => def(range(1, -1, 2), |d, db, a| st::mset(d, db, a, false)),
         "MSETNX" => def(range(1, -1, 2), |d, db, a| st::mset(d, db, a, true)),
+        "MSETEX" => def(Spec::NumkeysPairs, st::msetex),
+        "DELEX" => not_modelled(key(1)),
         "GETSET" => def(key(1), st::getset),
         "APPEND" => def(key(1), st::append),
         "INCR" => def(key(1), |d, db, a| st::incr_cmd(d, db, a, 1, false)),
@@ -170,15 +174,18 @@ pub fn lookup(name: &str) -> Option<Def> {
         "HPEXPIREAT" => def(key(1), |d, db, a| h::hexpire_at(d, db, a, 1)),
         "HEXPIREAT" => def(key(1), |d, db, a| h::hexpire_at(d, db, a, 1000)),
         "HPERSIST" => def(key(1), h::hpersist),
+        "HGETDEL" => def(key(1), h::hgetdel),
         "HSETEX" => def(key(1), h::hsetex),
-        "HINCRBYFLOAT" | "HEXPIRE" | "HPEXPIRE" | "HGETEX" | "HGETDEL" => not_modelled(key(1)),
+        "HINCRBYFLOAT" | "HEXPIRE" | "HPEXPIRE" | "HGETEX" => not_modelled(key(1)),
         // Streams.
         "XADD" => def(key(1), x::xadd),
         "XTRIM" => def(key(1), x::xtrim),
         "XDEL" => def(key(1), x::xdel),
         "XGROUP" => def(key(2), x::xgroup),
         "XSETID" | "XCLAIM" | "XAUTOCLAIM" | "XACK" => def(key(1), x::metadata_only),
-        "XDELEX" | "XACKDEL" => not_modelled(key(1)),
+        "XDELEX" => def(key(1), x::xdelex),
+        // XACKDEL deletes only entries the group had pending (not kept here).
+        "XACKDEL" => not_modelled(key(1)),
         _ => None,
     }
 }
@@ -226,6 +233,11 @@ pub fn touched<'a>(spec: Spec, db: u64, a: &[&'a [u8]]) -> Option<Touch<'a>> {
         Spec::Numkeys { at } => {
             let n: usize = db_arg(a.get(at)?)?.try_into().ok()?;
             here(a.get(at + 1..(at + 1).checked_add(n)?)?)
+        }
+        Spec::NumkeysPairs => {
+            let n: usize = db_arg(a.get(1)?)?.try_into().ok()?;
+            let pairs = a.get(2..2usize.checked_add(n.checked_mul(2)?)?)?;
+            here(&pairs.iter().step_by(2).copied().collect::<Vec<_>>())
         }
         Spec::Move => Touch::Keys(vec![(db, *a.get(1)?), (db_arg(a.get(2)?)?, a[1])]),
         Spec::Copy => {

@@ -131,6 +131,18 @@ pub fn hexpire_at(ds: &mut Dataset, db: u64, a: &[&[u8]], unit_ms: i64) -> Res {
     Ok(())
 }
 
+/// HGETDEL key FIELDS n field... (Valkey 9 logs it as is, Redis 8 as HDEL).
+pub fn hgetdel(ds: &mut Dataset, db: u64, a: &[&[u8]]) -> Res {
+    let list = fields(a, 2)?;
+    if let Some(h) = typed(ds, db, a[1], pick)? {
+        for f in list {
+            h.remove(*f);
+        }
+    }
+    ds.drop_if_empty(db, a[1]);
+    Ok(())
+}
+
 pub fn hpersist(ds: &mut Dataset, db: u64, a: &[&[u8]]) -> Res {
     let list = fields(a, 2)?;
     if let Some(h) = typed(ds, db, a[1], pick)? {

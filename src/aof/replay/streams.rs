@@ -143,6 +143,40 @@ pub fn xdel(ds: &mut Dataset, db: u64, a: &[&[u8]]) -> Res {
     Ok(())
 }
 
+/// XDELEX key [KEEPREF|DELREF|ACKED] IDS n id... (Redis 8.2+): with KEEPREF (the
+/// default) or DELREF the entries are deleted whatever groups hold; ACKED depends on
+/// every group's pending entries, which the replay does not keep, so it is unknown (as
+/// is XACKDEL, which deletes only the entries its group had pending: checked on 8.6.3).
+pub fn xdelex(ds: &mut Dataset, db: u64, a: &[&[u8]]) -> Res {
+    let mut i = 2;
+    if a.len() <= i {
+        return syntax();
+    }
+    if is(a[i], "KEEPREF") || is(a[i], "DELREF") {
+        i += 1;
+    } else if is(a[i], "ACKED") {
+        return unknown("ACKED depends on the consumer groups' pending entries");
+    }
+    if a.len() < i + 3 || !is(a[i], "IDS") {
+        return syntax();
+    }
+    let n = count(a[i + 1])?;
+    let list = &a[i + 2..];
+    if n == 0 || list.len() != n {
+        return syntax();
+    }
+    let ids = list
+        .iter()
+        .map(|x| id(x, 0))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(s) = typed(ds, db, a[1], pick)? {
+        for x in ids {
+            s.remove(&x);
+        }
+    }
+    Ok(())
+}
+
 /// XGROUP CREATE key group id [MKSTREAM] creates an empty stream; every other XGROUP
 /// form, XSETID, XCLAIM, XACK and XAUTOCLAIM only need the key to be a stream.
 pub fn xgroup(ds: &mut Dataset, db: u64, a: &[&[u8]]) -> Res {

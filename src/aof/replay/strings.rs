@@ -46,12 +46,15 @@ fn expiry(ds: &Dataset, db: u64, key: &[u8]) -> Result<Option<i64>, Fail> {
     }
 }
 
-/// SET key value [NX|XX] [GET] [EXAT s|PXAT ms|KEEPTTL] (EX/PX are unknown: see above).
+/// SET key value [NX|XX|IFEQ v|IFNE v] [GET] [EXAT s|PXAT ms|KEEPTTL] (EX/PX are
+/// unknown: see above; IFEQ sets only over an equal string value, IFNE over anything
+/// else or nothing; the digest forms IFDEQ/IFDNE are unknown).
 pub fn set(ds: &mut Dataset, db: u64, a: &[&[u8]]) -> Res {
     if a.len() < 3 {
         return syntax();
     }
     let (mut nx, mut xx, mut keepttl) = (false, false, false);
+    let mut cond: Option<(bool, &[u8])> = None;
     let mut expire = None;
     let mut i = 3;
     while i < a.len() {
@@ -74,6 +77,10 @@ pub fn set(ds: &mut Dataset, db: u64, a: &[&[u8]]) -> Res {
             _ if is(o, "EX") || is(o, "PX") => {
                 return unknown("a relative expiry needs the server's clock")
             }
+            _ if (is(o, "IFEQ") || is(o, "IFNE")) && arg.is_some() => {
+                cond = Some((is(o, "IFEQ"), arg.unwrap_or_default()));
+                i += 1;
+            }
             _ => return unknown("an option the replay does not model"),
         }
         i += 1;
@@ -84,10 +91,64 @@ pub fn set(ds: &mut Dataset, db: u64, a: &[&[u8]]) -> Res {
             return Ok(());
         }
     }
+    if let Some((eq, v)) = cond {
+        let same = typed(ds, db, a[1], pick)?.is_some_and(|cur| cur.as_slice() == v);
+        if same != eq {
+            return Ok(());
+        }
+    }
     if keepttl && expire.is_none() {
         expire = expiry(ds, db, a[1])?;
     }
     put(ds, db, a[1], a[2], expire);
+    Ok(())
+}
+
+/// MSETEX numkeys key value... [NX|XX] [EXAT s|PXAT ms|KEEPTTL] (Redis 8.4+, Valkey
+/// 9.1+; logged with PXAT): NX sets only when no key exists, XX only when all do.
+pub fn msetex(ds: &mut Dataset, db: u64, a: &[&[u8]]) -> Res {
+    let n = super::ops::count(a.get(1).copied().unwrap_or_default())?;
+    let end = n.checked_mul(2).and_then(|p| p.checked_add(2));
+    let Some(end) = end.filter(|&e| n > 0 && e <= a.len()) else {
+        return syntax();
+    };
+    let (mut nx, mut xx, mut keepttl, mut expire) = (false, false, false, None);
+    let mut i = end;
+    while i < a.len() {
+        let o = a[i];
+        match () {
+            _ if is(o, "NX") => nx = true,
+            _ if is(o, "XX") => xx = true,
+            _ if is(o, "KEEPTTL") => keepttl = true,
+            _ if (is(o, "PXAT") || is(o, "EXAT")) && i + 1 < a.len() => {
+                let unit = if is(o, "EXAT") { 1000 } else { 1 };
+                expire = Some(int(a[i + 1])?.saturating_mul(unit));
+                i += 1;
+            }
+            _ if is(o, "EX") || is(o, "PX") => {
+                return unknown("a relative expiry needs the server's clock")
+            }
+            _ => return syntax(),
+        }
+        i += 1;
+    }
+    let pairs = &a[2..end];
+    if nx || xx {
+        for p in pairs.chunks(2) {
+            let found = exists(ds, db, p[0])?;
+            if (nx && found) || (xx && !found) {
+                return Ok(());
+            }
+        }
+    }
+    for p in pairs.chunks(2) {
+        let e = if keepttl {
+            expiry(ds, db, p[0])?
+        } else {
+            expire
+        };
+        put(ds, db, p[0], p[1], e);
+    }
     Ok(())
 }
 
