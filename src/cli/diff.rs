@@ -9,17 +9,7 @@ use crate::aof::input::Input;
 use crate::error::display_key;
 use crate::forensics::diff::{self, Difference, Entry};
 
-/// Each input is an RDB file, a single-file AOF (RESP, or RDB preamble + RESP) or a
-/// Redis 7+ multi-part AOF (its appendonlydir or manifest). An AOF's dataset is its
-/// RDB part with its commands replayed offline; only the keys the commands touch are
-/// held in memory, so an AOF without an RDB part (aof-use-rdb-preamble no) is held in
-/// memory whole. A key the replay cannot know exactly (a command it does not model) is
-/// reported as unknown, never as equal.
-///
-/// Exit status: 0 identical, 1 the datasets differ, 2 an input cannot be read or
-/// replayed, or nothing differs but some keys are unknown.
 #[derive(clap::Args, Debug)]
-#[command(verbatim_doc_comment)]
 pub struct DiffArgs {
     /// An RDB, an AOF file, or an appendonlydir / its manifest.
     #[arg(value_name = "A")]

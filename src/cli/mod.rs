@@ -87,10 +87,19 @@ pub enum Command {
     /// Works on damaged files (parsing resumes after damage; lost spans are listed).
     /// Exit status: 0 readable, 1 damage shown (or key not found), 2 usage or I/O.
     Inspect(Box<inspect::InspectArgs>),
-    /// Compare the datasets of two RDB files: keys only in A / only in B, type, value
-    /// (encoding-independent digest) and expiry changes, per db. Bounded memory.
+    /// Compare the datasets of two inputs, each an RDB, an AOF file or an appendonlydir:
+    /// keys only in A / only in B, type, value (encoding-independent digest), stream
+    /// metadata and expiry changes, per db.
     ///
-    /// Exit status: 0 identical, 1 different, 2 error (unreadable or damaged input).
+    /// An AOF's dataset is its RDB part with its commands replayed offline; only the
+    /// keys the commands touch are held in memory, so an AOF without an RDB part
+    /// (aof-use-rdb-preamble no) is held in memory whole. A key the replay cannot know
+    /// exactly (a command it does not model, such as PFADD) is reported as unknown,
+    /// never as equal.
+    ///
+    /// Exit status: 0 identical, 1 different, 2 error (unreadable or damaged input, an
+    /// AOF command the replay does not know), or nothing differs but some keys are
+    /// unknown.
     Diff(Box<diff::DiffArgs>),
     /// Append-only files: repair.
     #[command(subcommand)]

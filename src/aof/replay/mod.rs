@@ -38,7 +38,7 @@ mod streams;
 mod strings;
 mod zsets;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use self::commands::{lookup, touched, Touch};
 use self::ops::Fail;
@@ -103,7 +103,8 @@ pub struct Stats {
 /// What the commands touch (pass 1).
 #[derive(Default)]
 struct Plan {
-    keys: HashSet<(u64, Vec<u8>)>,
+    /// Per db, so a lookup borrows the key instead of building a tuple.
+    keys: HashMap<u64, HashSet<Vec<u8>>>,
     dbs: HashSet<u64>,
     rdb_dropped: bool,
 }
@@ -113,7 +114,7 @@ impl Plan {
         match t {
             Touch::Keys(ks) => {
                 for (db, k) in ks {
-                    self.keys.insert((db, k.to_vec()));
+                    self.keys.entry(db).or_default().insert(k.to_vec());
                 }
             }
             Touch::Db(d) => {
@@ -126,7 +127,7 @@ impl Plan {
         }
     }
     fn touches(&self, db: u64, key: &[u8]) -> bool {
-        self.dbs.contains(&db) || self.keys.contains(&(db, key.to_vec()))
+        self.dbs.contains(&db) || self.keys.get(&db).is_some_and(|ks| ks.contains(key))
     }
 }
 
