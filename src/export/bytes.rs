@@ -64,32 +64,62 @@ fn needs_escape(c: u8) -> bool {
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
 
-/// Whether any byte of the word is a control, `"`, `\\`, or (with `ascii`) >= 0x80.
+/// The high bit of each byte of the word that is a control, `"`, `\\`, or (with
+/// `ascii`) >= 0x80. Bits above the lowest may be spurious (borrows), the lowest is
+/// exact: its byte is the first special one.
 #[inline]
-fn word_is_special(w: u64, ascii: bool) -> bool {
+fn special_mask(w: u64, ascii: bool) -> u64 {
     let has_zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
     let below_space = w.wrapping_sub(LO * 0x20) & !w & HI;
     let quote = has_zero(w ^ (LO * b'"' as u64));
     let backslash = has_zero(w ^ (LO * b'\\' as u64));
     let high = if ascii { w & HI } else { 0 };
-    (below_space | quote | backslash | high) != 0
+    below_space | quote | backslash | high
+}
+
+/// Bytes checked at once by [`chunk_is_special`].
+const CHUNK: usize = 16;
+
+/// Whether any byte of the chunk is special (as in [`special_mask`]): plain byte
+/// compares over a fixed-size array, which the compiler turns into vector instructions.
+#[inline(always)]
+fn chunk_is_special(c: &[u8], ascii: bool) -> bool {
+    let c: &[u8; CHUNK] = c.try_into().expect("a whole chunk");
+    let mut any = 0u8;
+    for &x in c {
+        any |= ((x < 0x20) | (x == b'"') | (x == b'\\') | (ascii & (x >= 0x80))) as u8;
+    }
+    any != 0
+}
+
+#[inline(always)]
+fn word(b: &[u8], i: usize) -> u64 {
+    u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"))
+}
+
+/// Where the first special byte (as in [`special_mask`]) at or after `i` is.
+#[inline]
+fn next_special(b: &[u8], mut i: usize, ascii: bool) -> Option<usize> {
+    while i + CHUNK <= b.len() && !chunk_is_special(&b[i..i + CHUNK], ascii) {
+        i += CHUNK;
+    }
+    while i + 8 <= b.len() {
+        let m = special_mask(word(b, i), ascii);
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    b[i..]
+        .iter()
+        .position(|&c| needs_escape(c) || (ascii && c >= 0x80))
+        .map(|p| i + p)
 }
 
 /// Length of the prefix of `b` that is plain ASCII needing no escape.
 #[inline]
 fn plain_ascii_prefix(b: &[u8]) -> usize {
-    let mut i = 0;
-    while i + 8 <= b.len() {
-        let w = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
-        if word_is_special(w, true) {
-            break;
-        }
-        i += 8;
-    }
-    while i < b.len() && b[i] < 0x80 && !needs_escape(b[i]) {
-        i += 1;
-    }
-    i
+    next_special(b, 0, true).unwrap_or(b.len())
 }
 
 /// Appends `s` as a JSON string literal (quotes included).
@@ -100,81 +130,89 @@ pub fn json_str(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-/// Escapes valid UTF-8 `b` into `out`: clean runs are found a word at a time and copied
-/// whole; a run of bytes to escape (the NUL padding of `DEBUG POPULATE` values, say) is
-/// escaped into space sized for it once.
+/// Escapes valid UTF-8 `b` into `out`: clean runs are found a chunk at a time and
+/// copied whole; a run of bytes to escape (the NUL padding of `DEBUG POPULATE` values,
+/// say) is escaped into space sized for it once.
 fn escape_into(b: &[u8], out: &mut Vec<u8>) {
     let mut start = 0;
-    let mut i = 0;
-    while i < b.len() {
-        if i + 8 <= b.len() {
-            let w = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
-            if !word_is_special(w, false) {
-                i += 8;
-                continue;
-            }
-        }
-        if !needs_escape(b[i]) {
-            i += 1;
-            continue;
-        }
+    while let Some(i) = next_special(b, start, false) {
         out.extend_from_slice(&b[start..i]);
         let run = b[i..]
             .iter()
             .position(|&c| !needs_escape(c))
             .unwrap_or(b.len() - i);
         escape_run(&b[i..i + run], out);
-        i += run;
-        start = i;
+        start = i + run;
     }
     out.extend_from_slice(&b[start..]);
 }
 
-/// Escapes bytes that all need it, into at most 6 output bytes each.
+/// Escapes bytes that all need it: each run of one byte value is escaped once, then
+/// copied (padding such as NUL runs costs a few copies, not work per byte).
 fn escape_run(run: &[u8], out: &mut Vec<u8>) {
-    const H: &[u8; 16] = b"0123456789abcdef";
-    let at = out.len();
-    out.resize(at + 6 * run.len(), 0);
-    let dst = &mut out[at..];
-    let mut o = 0;
-    for &c in run {
-        match ESCAPE[c as usize] {
-            b'u' => {
-                dst[o..o + 6].copy_from_slice(&[
-                    b'\\',
-                    b'u',
-                    b'0',
-                    b'0',
-                    H[(c >> 4) as usize],
-                    H[(c & 15) as usize],
-                ]);
-                o += 6;
-            }
-            e => {
-                dst[o..o + 2].copy_from_slice(&[b'\\', e]);
-                o += 2;
-            }
+    let mut i = 0;
+    while i < run.len() {
+        let c = run[i];
+        let mut n = 1;
+        while i + n + 8 <= run.len() && word(run, i + n) == LO * c as u64 {
+            n += 8;
         }
+        while i + n < run.len() && run[i + n] == c {
+            n += 1;
+        }
+        escape_repeated(c, n, out);
+        i += n;
     }
-    out.truncate(at + o);
 }
 
-/// Whether `b` is all plain ASCII needing no escape: whole words, and short strings
-/// (most keys and members) as one word made of overlapping reads.
+/// Appends the escape of `c` (which needs one) `n` times.
+fn escape_repeated(c: u8, n: usize, out: &mut Vec<u8>) {
+    const H: &[u8; 16] = b"0123456789abcdef";
+    let unicode = [
+        b'\\',
+        b'u',
+        b'0',
+        b'0',
+        H[(c >> 4) as usize],
+        H[(c & 15) as usize],
+    ];
+    let one: &[u8] = match ESCAPE[c as usize] {
+        b'u' => &unicode,
+        e => &[b'\\', e],
+    };
+    let total = one.len() * n;
+    out.reserve(total);
+    let start = out.len();
+    out.extend_from_slice(one);
+    // Doubling what is written so far.
+    while out.len() - start < total {
+        let have = out.len() - start;
+        out.extend_from_within(start..start + have.min(total - have));
+    }
+}
+
+/// Whether `b` is all plain ASCII needing no escape: whole chunks, then the rest as
+/// overlapping words (short strings, most keys and members, as one word).
 #[inline]
 fn is_plain_ascii(b: &[u8]) -> bool {
     let n = b.len();
-    let word = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+    let special = |w: u64| special_mask(w, true) != 0;
     if n >= 8 {
         let mut i = 0;
-        while i + 8 <= n {
-            if word_is_special(word(i), true) {
+        while i + CHUNK <= n {
+            if chunk_is_special(&b[i..i + CHUNK], true) {
+                return false;
+            }
+            i += CHUNK;
+        }
+        if i + 8 <= n {
+            if special(word(b, i)) {
                 return false;
             }
             i += 8;
         }
         // The last (partial) word, read overlapping the one before.
-        return i == n || !word_is_special(word(n - 8), true);
+        return i == n || !special(word(b, n - 8));
     }
     let w = if n >= 4 {
         let half = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().expect("4 bytes"));
@@ -186,7 +224,7 @@ fn is_plain_ascii(b: &[u8]) -> bool {
     } else {
         return true;
     };
-    !word_is_special(w, true)
+    !special(w)
 }
 
 /// Appends a byte string as JSON in the given mode.
@@ -244,12 +282,14 @@ mod tests {
                 let mut w = *b"abcdefgh";
                 w[pos] = c;
                 let word = u64::from_le_bytes(w);
-                assert_eq!(word_is_special(word, false), needs_escape(c), "{c}");
+                let first = |m: u64| (m != 0).then(|| m.trailing_zeros() as usize / 8);
+                let at = Some(pos);
                 assert_eq!(
-                    word_is_special(word, true),
-                    needs_escape(c) || c >= 0x80,
-                    "{c}"
+                    first(special_mask(word, false)),
+                    at.filter(|_| needs_escape(c))
                 );
+                let high = needs_escape(c) || c >= 0x80;
+                assert_eq!(first(special_mask(word, true)), at.filter(|_| high), "{c}");
             }
         }
         for len in 0..40 {
@@ -260,6 +300,25 @@ mod tests {
                     let plain = (0x20..0x80).contains(&c) && c != b'"' && c != b'\\';
                     assert_eq!(is_plain_ascii(&s), plain, "{s:?}");
                     assert_eq!(plain_ascii_prefix(&s) == len, plain, "{s:?}");
+                }
+            }
+        }
+        // Two special bytes: the first one is found (borrows never flag a byte below it).
+        let chars = [b'"', b'\\', 0x1f, 0x80, b'a'];
+        for len in 1..40 {
+            for p in 0..len {
+                for q in p..len {
+                    for (&c, &d) in chars.iter().zip(chars.iter().rev()) {
+                        let mut s = vec![b'x'; len];
+                        s[q] = d;
+                        s[p] = c;
+                        let want = |ascii: bool| {
+                            s.iter()
+                                .position(|&x| needs_escape(x) || (ascii && x >= 0x80))
+                        };
+                        assert_eq!(next_special(&s, 0, true), want(true), "{s:?}");
+                        assert_eq!(next_special(&s, 0, false), want(false), "{s:?}");
+                    }
                 }
             }
         }

@@ -22,6 +22,16 @@ const BATCH_ITEMS: usize = if cfg!(test) { 3 } else { 4096 };
 const BIG_VALUE: usize = if cfg!(test) { 48 } else { 4 << 20 };
 /// Output buffers per worker: one being filled, one waiting to be written.
 const BUFFERS_PER_WORKER: usize = 2;
+/// Key-name buffers bigger than this are not reused.
+const SPARE_NAMES_MAX: usize = 4 << 20;
+
+/// The vectors of a written batch, reused by a later one: a batch's item list is big
+/// (thousands of records), and growing a new one for every batch costs copies.
+#[derive(Default)]
+pub(super) struct Spare<'a> {
+    items: Vec<Item<'a>>,
+    names: Vec<u8>,
+}
 
 /// Keys and libraries formatted together, with the formatter state they start from.
 pub(super) struct Batch<'a, 'o> {
@@ -66,6 +76,18 @@ impl<'a, 'o> Batch<'a, 'o> {
             offset: 0,
             in_place: false,
         }
+    }
+
+    /// The batch's emptied vectors, for a later batch to fill without growing new ones.
+    pub(super) fn into_spare(self) -> Spare<'a> {
+        let (mut items, mut names) = (self.items, self.names);
+        items.clear();
+        names.clear();
+        if names.capacity() > SPARE_NAMES_MAX {
+            // (a batch of huge key names: not kept)
+            names = Vec::new();
+        }
+        Spare { items, names }
     }
 
     fn is_full(&self) -> bool {
@@ -137,7 +159,10 @@ impl<'a, 'o> Walker<'a, 'o> {
             b.last_db.or(b.selected),
             b.objects + b.items.len() as u64,
         );
-        out(std::mem::replace(&mut self.batch, next))
+        let spare = out(std::mem::replace(&mut self.batch, next))?;
+        self.batch.items = spare.items;
+        self.batch.names = spare.names;
+        Ok(())
     }
 
     fn walk(&mut self, data: &'a [u8], out: &mut Out<'_, 'a, 'o>) -> Result<usize, ExportError> {
@@ -233,8 +258,8 @@ impl<'a, 'o> Walker<'a, 'o> {
     }
 }
 
-/// Receives each batch, in file order.
-type Out<'f, 'a, 'o> = dyn FnMut(Batch<'a, 'o>) -> Result<(), ExportError> + 'f;
+/// Receives each batch, in file order; returns the vectors of a written one to reuse.
+type Out<'f, 'a, 'o> = dyn FnMut(Batch<'a, 'o>) -> Result<Spare<'a>, ExportError> + 'f;
 
 /// Walks the RDB in `data` on this thread, handing each batch to `out` in file order.
 pub(super) fn walk<'a, 'o>(
@@ -271,6 +296,7 @@ pub(super) enum Ready<'r, 'a, 'o> {
 enum Message<'a, 'o> {
     Formatted {
         buf: Vec<u8>,
+        spare: Spare<'a>,
         summary: Summary,
         err: Option<ExportError>,
         offset: u64,
@@ -295,9 +321,9 @@ pub(super) fn parallel<'a, 'o>(
         let (job_tx, job_rx) = sync_channel::<(u64, Batch<'a, 'o>, Vec<u8>)>(workers);
         let job_rx = Arc::new(Mutex::new(job_rx));
         let (done_tx, done_rx) = channel::<(u64, Message<'a, 'o>)>();
-        let (free_tx, free_rx) = channel::<Vec<u8>>();
+        let (free_tx, free_rx) = channel::<(Vec<u8>, Spare<'a>)>();
         for _ in 0..buffers {
-            let _ = free_tx.send(Vec::new());
+            let _ = free_tx.send(Default::default());
         }
         for _ in 0..workers {
             let (jobs, done) = (Arc::clone(&job_rx), done_tx.clone());
@@ -309,9 +335,9 @@ pub(super) fn parallel<'a, 'o>(
                 let Ok((seq, batch, buf)) = job else { break };
                 let (buf, summary, err) = batch.format_to_memory(buf);
                 let offset = batch.offset;
-                drop(batch);
                 let m = Message::Formatted {
                     buf,
+                    spare: batch.into_spare(),
                     summary,
                     err,
                     offset,
@@ -329,7 +355,7 @@ pub(super) fn parallel<'a, 'o>(
             let stopped = || ExportError::Io(std::io::Error::other("export stopped"));
             let end = walk(data, ctx, selected, objects, &mut |batch| {
                 // Waiting for a free buffer bounds the batches in flight.
-                let buf = free_rx.recv().map_err(|_| stopped())?;
+                let (buf, spare) = free_rx.recv().map_err(|_| stopped())?;
                 let sent = if batch.in_place {
                     walker_done
                         .send((seq, Message::InPlace(batch, buf)))
@@ -338,7 +364,7 @@ pub(super) fn parallel<'a, 'o>(
                     job_tx.send((seq, batch, buf)).is_ok()
                 };
                 seq += 1;
-                sent.then_some(()).ok_or_else(stopped)
+                sent.then_some(spare).ok_or_else(stopped)
             });
             drop(job_tx);
             let _ = walker_done.send((seq, Message::End(end)));
@@ -353,7 +379,7 @@ pub(super) fn parallel<'a, 'o>(
 /// that order.
 fn write_in_order<'a, 'o>(
     done: Receiver<(u64, Message<'a, 'o>)>,
-    free: std::sync::mpsc::Sender<Vec<u8>>,
+    free: std::sync::mpsc::Sender<(Vec<u8>, Spare<'a>)>,
     write: &mut dyn FnMut(Ready<'_, 'a, 'o>) -> Result<(), ExportError>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<WalkEnd<'o>, ExportError> {
@@ -377,6 +403,7 @@ fn write_in_order<'a, 'o>(
         match m {
             Message::Formatted {
                 buf,
+                spare,
                 summary,
                 err,
                 offset,
@@ -386,12 +413,12 @@ fn write_in_order<'a, 'o>(
                     return Err(e);
                 }
                 progress(offset);
-                let _ = free.send(buf);
+                let _ = free.send((buf, spare));
             }
             Message::InPlace(batch, buf) => {
                 write(Ready::InPlace(&batch))?;
                 progress(batch.offset);
-                let _ = free.send(buf);
+                let _ = free.send((buf, batch.into_spare()));
             }
             Message::End(end) => return end,
         }

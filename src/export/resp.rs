@@ -177,8 +177,57 @@ impl KeyOutcome {
     }
 }
 
-/// The callback that receives each command as its arguments.
-pub type Emit<'e> = dyn FnMut(&[&[u8]]) -> io::Result<()> + 'e;
+/// One command handed to an [`Emit`] callback.
+#[derive(Clone, Copy, Debug)]
+pub enum Command<'a> {
+    /// The command as its arguments.
+    Args(&'a [&'a [u8]]),
+    /// Leading arguments, then `count` more already encoded as RESP bulk strings in
+    /// `tail`: variadic commands collect their elements this way, so each element is
+    /// copied once into `tail` and `tail` once into the output.
+    Tail {
+        head: &'a [&'a [u8]],
+        count: usize,
+        tail: &'a [u8],
+    },
+}
+
+impl Command<'_> {
+    /// Appends the command in RESP (an array of bulk strings) to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        match *self {
+            Command::Args(args) => encode_command(args, out),
+            Command::Tail { head, count, tail } => {
+                out.reserve(23 + head.iter().map(|a| a.len() + 25).sum::<usize>() + tail.len());
+                header(b'*', head.len() + count, out);
+                for a in head {
+                    bulk(a, out);
+                }
+                out.extend_from_slice(tail);
+            }
+        }
+    }
+}
+
+/// The callback that receives each command.
+pub type Emit<'e> = dyn FnMut(Command<'_>) -> io::Result<()> + 'e;
+
+/// An [`Emit`] callback that counts the commands it passes on.
+struct Counted<'f, 'e> {
+    emit: &'f mut Emit<'e>,
+    commands: u64,
+}
+
+impl Counted<'_, '_> {
+    fn args(&mut self, args: &[&[u8]]) -> io::Result<()> {
+        self.command(Command::Args(args))
+    }
+
+    fn command(&mut self, c: Command<'_>) -> io::Result<()> {
+        self.commands += 1;
+        (self.emit)(c)
+    }
+}
 
 /// Bytes of `*N\r\n$len\r\n...\r\n` for these arguments.
 pub fn encoded_len(args: &[&[u8]]) -> usize {
@@ -198,10 +247,16 @@ pub fn encode_command(args: &[&[u8]], out: &mut Vec<u8>) {
     out.reserve(23 + args.iter().map(|a| a.len() + 25).sum::<usize>());
     header(b'*', args.len(), out);
     for a in args {
-        header(b'$', a.len(), out);
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
+        bulk(a, out);
     }
+}
+
+/// `$len\r\n<a>\r\n` (space reserved by the caller).
+#[inline(always)]
+fn bulk(a: &[u8], out: &mut Vec<u8>) {
+    header(b'$', a.len(), out);
+    out.extend_from_slice(a);
+    out.extend_from_slice(b"\r\n");
 }
 
 /// `*N\r\n` or `$N\r\n`; short lengths (most of them) without a general formatter.
@@ -260,19 +315,22 @@ pub fn format_score(score: f64, out: &mut Vec<u8>) {
 }
 
 thread_local! {
-    /// Element buffers of variadic commands, reused from one key to the next.
-    static BATCH_BUFS: std::cell::Cell<(Vec<u8>, Vec<usize>)> = Default::default();
+    /// The element buffer of variadic commands, reused from one key to the next.
+    static BATCH_BUF: std::cell::Cell<Vec<u8>> = Default::default();
 }
 
 /// Commands with at most this many arguments are assembled on the stack.
 const STACK_ARGS: usize = 64;
 
-/// A variadic command being filled: fixed leading arguments, then elements copied into
-/// one buffer until `max_args` / `max_bytes` is reached.
+/// A variadic command being filled: fixed leading arguments, then elements encoded
+/// into one buffer until `max_args` / `max_bytes` is reached.
 struct Batch<'o, 'p> {
     prefix: &'p [&'p [u8]],
+    /// The elements' arguments, encoded as RESP bulk strings.
     data: Vec<u8>,
-    ends: Vec<usize>,
+    args: usize,
+    /// Payload bytes of those arguments (what `max_bytes` bounds).
+    payload: usize,
     /// Elements are groups of `arity` arguments (a score and a member...).
     groups: usize,
     opts: &'o RespOptions,
@@ -280,69 +338,70 @@ struct Batch<'o, 'p> {
 
 impl Drop for Batch<'_, '_> {
     fn drop(&mut self) {
-        let mut bufs = (
-            std::mem::take(&mut self.data),
-            std::mem::take(&mut self.ends),
-        );
-        bufs.0.clear();
-        bufs.1.clear();
-        BATCH_BUFS.with(|b| b.set(bufs));
+        let mut data = std::mem::take(&mut self.data);
+        data.clear();
+        BATCH_BUF.with(|b| b.set(data));
     }
 }
 
 impl<'o, 'p> Batch<'o, 'p> {
     fn new(prefix: &'p [&'p [u8]], opts: &'o RespOptions) -> Self {
-        let (data, ends) = BATCH_BUFS.with(|b| b.take());
         Batch {
             prefix,
-            data,
-            ends,
+            data: BATCH_BUF.with(|b| b.take()),
+            args: 0,
+            payload: 0,
             groups: 0,
             opts,
         }
     }
 
-    fn push(&mut self, parts: &[&[u8]], emit: &mut Emit<'_>) -> io::Result<()> {
+    /// Adds one argument to the current element (space reserved by the caller).
+    #[inline(always)]
+    fn add(&mut self, a: &[u8]) {
+        bulk(a, &mut self.data);
+        self.args += 1;
+        self.payload += a.len();
+    }
+
+    /// Adds one element: `N` arguments (a member; a score and a member; ...).
+    #[inline]
+    fn push<const N: usize>(
+        &mut self,
+        parts: [&[u8]; N],
+        emit: &mut Counted<'_, '_>,
+    ) -> io::Result<()> {
         let size: usize = parts.iter().map(|p| p.len()).sum();
-        if self.groups > 0 && self.data.len() + size > self.opts.max_bytes {
+        if self.groups > 0 && self.payload + size > self.opts.max_bytes {
             self.flush(emit)?;
         }
+        // `$`, at most 20 digits, and two CRLFs per argument.
+        self.data.reserve(size + 25 * N);
         for p in parts {
-            self.data.extend_from_slice(p);
-            self.ends.push(self.data.len());
+            self.add(p);
         }
         self.groups += 1;
-        if self.groups >= self.opts.max_args.max(1) || self.data.len() >= self.opts.max_bytes {
+        if self.groups >= self.opts.max_args.max(1) || self.payload >= self.opts.max_bytes {
             self.flush(emit)?;
         }
         Ok(())
     }
 
     /// Emits `head` followed by the collected elements, and empties the batch.
-    fn emit_with(&mut self, head: &[&[u8]], emit: &mut Emit<'_>) -> io::Result<()> {
-        let n = head.len() + self.ends.len();
-        let mut on_stack: [&[u8]; STACK_ARGS] = [&[]; STACK_ARGS];
-        let mut on_heap = Vec::new();
-        let args: &mut [&[u8]] = if n <= STACK_ARGS {
-            &mut on_stack[..n]
-        } else {
-            on_heap.resize(n, &[][..]);
-            &mut on_heap
-        };
-        args[..head.len()].copy_from_slice(head);
-        let mut start = 0;
-        for (slot, &end) in args[head.len()..].iter_mut().zip(&self.ends) {
-            *slot = &self.data[start..end];
-            start = end;
-        }
-        emit(args)?;
+    fn emit_with(&mut self, head: &[&[u8]], emit: &mut Counted<'_, '_>) -> io::Result<()> {
+        emit.command(Command::Tail {
+            head,
+            count: self.args,
+            tail: &self.data,
+        })?;
         self.data.clear();
-        self.ends.clear();
+        self.args = 0;
+        self.payload = 0;
         self.groups = 0;
         Ok(())
     }
 
-    fn flush(&mut self, emit: &mut Emit<'_>) -> io::Result<()> {
+    fn flush(&mut self, emit: &mut Counted<'_, '_>) -> io::Result<()> {
         if self.groups == 0 {
             return Ok(());
         }
@@ -363,24 +422,20 @@ pub fn key_commands(
     emit: &mut Emit<'_>,
 ) -> Result<KeyOutcome, ExportError> {
     let mut out = KeyOutcome::default();
-    let mut counted = |args: &[&[u8]]| -> io::Result<()> {
-        out.commands += 1;
-        emit(args)
-    };
-    let emit: &mut Emit<'_> = &mut counted;
+    let emit = &mut Counted { emit, commands: 0 };
     if opts.del_first {
-        emit(&[b"DEL", key])?;
+        emit.args(&[b"DEL", key])?;
     }
     let mut lost = Vec::new();
     match (k.info.kind, &k.value) {
         (_, Value::Module { .. }) => {
             let payload = dump::key_payload(k, opts.rdb_version);
-            emit(&[b"RESTORE", key, b"0", &payload])?;
+            emit.args(&[b"RESTORE", key, b"0", &payload])?;
         }
         (Kind::String, _) => {
             each_element(&k.value, |e| {
                 if let Element::Member(v) = e {
-                    emit(&[b"SET", key, v])?;
+                    emit.args(&[b"SET", key, v])?;
                 }
                 Ok(())
             })?;
@@ -395,7 +450,7 @@ pub fn key_commands(
             let mut b = Batch::new(&prefix, opts);
             each_element(&k.value, |e| {
                 if let Element::Member(m) = e {
-                    b.push(&[m], emit)?;
+                    b.push([m], emit)?;
                 }
                 Ok(())
             })?;
@@ -408,7 +463,7 @@ pub fn key_commands(
             each_element(&k.value, |e| {
                 if let Element::Scored(m, s) = e {
                     format_score(s, &mut score);
-                    b.push(&[&score, m], emit)?;
+                    b.push([&score, m], emit)?;
                 }
                 Ok(())
             })?;
@@ -422,8 +477,9 @@ pub fn key_commands(
         (Kind::Stream | Kind::Module, _) => {}
     }
     if let Some(at) = expire_at_ms {
-        emit(&[b"PEXPIREAT", key, itoa::Buffer::new().format(at).as_bytes()])?;
+        emit.args(&[b"PEXPIREAT", key, itoa::Buffer::new().format(at).as_bytes()])?;
     }
+    out.commands = emit.commands;
     for l in lost {
         out.lose(l);
     }
@@ -436,7 +492,7 @@ fn hash_commands(
     k: &KeyRecord<'_>,
     key: &[u8],
     opts: &RespOptions,
-    emit: &mut Emit<'_>,
+    emit: &mut Counted<'_, '_>,
     lost: &mut Vec<Loss>,
 ) -> Result<(), ExportError> {
     let prefix: [&[u8]; 2] = [b"HSET", key];
@@ -445,7 +501,7 @@ fn hash_commands(
     each_element(&k.value, |e| {
         if let Element::Field(f, v, ttl) = e {
             any_ttl |= ttl.is_some();
-            b.push(&[f, v], emit)?;
+            b.push([f, v], emit)?;
         }
         Ok(())
     })?;
@@ -461,34 +517,35 @@ fn hash_commands(
     // collected first (bounded like any batch), then emitted.
     let mut run_at: Option<i64> = None;
     let mut run = Batch::new(&[], opts);
-    let flush_run = |run: &mut Batch<'_, '_>, at: i64, emit: &mut Emit<'_>| -> io::Result<()> {
-        if run.groups == 0 {
-            return Ok(());
-        }
-        let mut at_text = itoa::Buffer::new();
-        let mut n_text = itoa::Buffer::new();
-        let head: [&[u8]; 5] = [
-            b"HPEXPIREAT",
-            key,
-            at_text.format(at).as_bytes(),
-            b"FIELDS",
-            n_text.format(run.groups).as_bytes(),
-        ];
-        run.emit_with(&head, emit)
-    };
+    let flush_run =
+        |run: &mut Batch<'_, '_>, at: i64, emit: &mut Counted<'_, '_>| -> io::Result<()> {
+            if run.groups == 0 {
+                return Ok(());
+            }
+            let mut at_text = itoa::Buffer::new();
+            let mut n_text = itoa::Buffer::new();
+            let head: [&[u8]; 5] = [
+                b"HPEXPIREAT",
+                key,
+                at_text.format(at).as_bytes(),
+                b"FIELDS",
+                n_text.format(run.groups).as_bytes(),
+            ];
+            run.emit_with(&head, emit)
+        };
     each_element(&k.value, |e| {
         if let Element::Field(f, _, Some(at)) = e {
             if run_at != Some(at)
                 || run.groups >= opts.max_args.max(1)
-                || run.data.len() >= opts.max_bytes
+                || run.payload >= opts.max_bytes
             {
                 if let Some(prev) = run_at {
                     flush_run(&mut run, prev, emit)?;
                 }
                 run_at = Some(at);
             }
-            run.data.extend_from_slice(f);
-            run.ends.push(run.data.len());
+            run.data.reserve(f.len() + 25);
+            run.add(f);
             run.groups += 1;
         }
         Ok(())
@@ -573,7 +630,7 @@ fn stream_commands(
     body: crate::rdb::value::Region<'_>,
     version: u8,
     opts: &RespOptions,
-    emit: &mut Emit<'_>,
+    emit: &mut Counted<'_, '_>,
     lost: &mut Vec<Loss>,
 ) -> Result<(), ExportError> {
     let meta = stream::meta(body, version)?;
@@ -585,13 +642,13 @@ fn stream_commands(
     let mut placeholders = 0u64;
     let mut live = 0u64;
     let mut add_placeholders_below =
-        |limit: Option<StreamId>, pending: &mut PendingIds<'_>, emit: &mut Emit<'_>| {
+        |limit: Option<StreamId>, pending: &mut PendingIds<'_>, emit: &mut Counted<'_, '_>| {
             while let Some(p) = pending.peek() {
                 if limit.is_some_and(|l| p >= l) {
                     break;
                 }
                 let id = id_text(p);
-                emit(&[b"XADD", key, id.as_bytes(), PLACEHOLDER, b""])?;
+                emit.args(&[b"XADD", key, id.as_bytes(), PLACEHOLDER, b""])?;
                 placeholders += 1;
                 pending.pop(p)?;
             }
@@ -619,7 +676,7 @@ fn stream_commands(
                 args[3 + 2 * i] = f;
                 args[4 + 2 * i] = v;
             }
-            emit(args)?;
+            emit.args(args)?;
             live += 1;
         }
         Ok(())
@@ -630,7 +687,7 @@ fn stream_commands(
     if live == 0 && placeholders == 0 {
         let last = id_text(meta.last_id);
         if meta.last_id != StreamId::default() {
-            emit(&[
+            emit.args(&[
                 b"XADD",
                 key,
                 b"MAXLEN",
@@ -641,8 +698,8 @@ fn stream_commands(
             ])?;
         } else {
             let tmp: &[u8] = b"rdbkit-tmp-group";
-            emit(&[b"XGROUP", b"CREATE", key, tmp, b"0", b"MKSTREAM"])?;
-            emit(&[b"XGROUP", b"DESTROY", key, tmp])?;
+            emit.args(&[b"XGROUP", b"CREATE", key, tmp, b"0", b"MKSTREAM"])?;
+            emit.args(&[b"XGROUP", b"DESTROY", key, tmp])?;
         }
     }
 
@@ -660,12 +717,12 @@ fn stream_commands(
         if let (Some(n), true) = (&read, counters) {
             create.extend_from_slice(&[b"ENTRIESREAD", n.as_bytes()]);
         }
-        emit(&create)?;
+        emit.args(&create)?;
         for c in g.consumers() {
             let c = c?;
             let cname = c.name.to_vec()?;
             if opts.allows(Target::has_create_consumer) {
-                emit(&[b"XGROUP", b"CREATECONSUMER", key, &name, &cname])?;
+                emit.args(&[b"XGROUP", b"CREATECONSUMER", key, &name, &cname])?;
             } else if c.pel_count == 0 {
                 lost.push(Loss::IdleConsumer);
             }
@@ -690,7 +747,7 @@ fn stream_commands(
                 let idt = id_text(id);
                 let time = itoa::Buffer::new().format(p.delivery_time).to_string();
                 let count = itoa::Buffer::new().format(p.delivery_count).to_string();
-                emit(&[
+                emit.args(&[
                     b"XCLAIM",
                     key,
                     &name,
@@ -716,7 +773,7 @@ fn stream_commands(
         each_element(&k.value, |e| {
             if let Element::StreamEntry(id, _) = e {
                 while let Some(p) = pending.peek().filter(|p| *p < id) {
-                    b.push(&[id_text(p).as_bytes()], emit)?;
+                    b.push([id_text(p).as_bytes()], emit)?;
                     pending.pop(p)?;
                 }
                 if pending.peek() == Some(id) {
@@ -726,7 +783,7 @@ fn stream_commands(
             Ok(())
         })?;
         while let Some(p) = pending.peek() {
-            b.push(&[id_text(p).as_bytes()], emit)?;
+            b.push([id_text(p).as_bytes()], emit)?;
             pending.pop(p)?;
         }
         b.flush(emit)?;
@@ -745,14 +802,14 @@ fn stream_commands(
             setid.extend_from_slice(&[b"MAXDELETEDID", m.as_bytes()]);
         }
     }
-    emit(&setid)?;
+    emit.args(&setid)?;
 
     // 6. Idempotent-producer settings (Redis 8.6); their id tables cannot be rebuilt.
     if let Some(idmp) = meta.idmp()? {
         if opts.allows(Target::has_stream_idmp) {
             let d = idmp.duration_s.to_string();
             let m = idmp.max_size.to_string();
-            emit(&[
+            emit.args(&[
                 b"XCFGSET",
                 key,
                 b"IDMP-DURATION",
@@ -780,9 +837,9 @@ pub fn function_commands(
         return Ok(out);
     }
     if opts.function_replace {
-        emit(&[b"FUNCTION", b"LOAD", b"REPLACE", code])?;
+        emit(Command::Args(&[b"FUNCTION", b"LOAD", b"REPLACE", code]))?;
     } else {
-        emit(&[b"FUNCTION", b"LOAD", code])?;
+        emit(Command::Args(&[b"FUNCTION", b"LOAD", code]))?;
     }
     out.commands = 1;
     Ok(out)

@@ -178,8 +178,8 @@ impl<'c, 'w> Formatter<'c, 'w> {
             Format::Resp => {
                 self.select(db);
                 let sink = &mut self.sink;
-                let mut emit = |args: &[&[u8]]| {
-                    resp::encode_command(args, &mut sink.buf);
+                let mut emit = |c: resp::Command<'_>| {
+                    c.encode(&mut sink.buf);
                     sink.spill()
                 };
                 let out = resp::key_commands(k, name, k.expire_ms, &self.ctx.resp, &mut emit)
@@ -214,8 +214,8 @@ impl<'c, 'w> Formatter<'c, 'w> {
         match self.format() {
             Format::Resp => {
                 let sink = &mut self.sink;
-                let mut emit = |args: &[&[u8]]| {
-                    resp::encode_command(args, &mut sink.buf);
+                let mut emit = |c: resp::Command<'_>| {
+                    c.encode(&mut sink.buf);
                     Ok(())
                 };
                 let out = resp::function_commands(code, &self.ctx.resp, &mut emit)?;
@@ -356,7 +356,8 @@ impl<'o, 'w> Exporter<'o, 'w> {
                     progress(batch.offset);
                     next_progress = batch.offset + (4 << 20);
                 }
-                self.in_place(&batch)
+                self.in_place(&batch)?;
+                Ok(batch.into_spare())
             })?
         };
         self.ctx = end.ctx;

@@ -189,14 +189,14 @@ impl<'w> RespOut<'w> {
 impl Recovered for RespOut<'_> {
     fn record(&mut self, rec: &Record<'_>, _raw: &[u8], db: u64) -> Result<(), ExportError> {
         let sink = &mut self.sink;
-        let mut emit = |args: &[&[u8]]| {
-            resp::encode_command(args, &mut sink.buf);
+        let mut emit = |c: resp::Command<'_>| {
+            c.encode(&mut sink.buf);
             sink.spill()
         };
         match rec {
             Record::Key(k) => {
                 if self.selected != Some(db) {
-                    emit(&[b"SELECT", db.to_string().as_bytes()])?;
+                    emit(resp::Command::Args(&[b"SELECT", db.to_string().as_bytes()]))?;
                     self.selected = Some(db);
                 }
                 let key = k.key.to_vec()?;

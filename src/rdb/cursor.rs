@@ -293,11 +293,19 @@ impl<'a> Cursor<'a> {
 /// (`inf`, `-inf`, `+inf`, decimal and exponent forms).
 pub fn parse_double(text: &[u8]) -> Option<f64> {
     let s = std::str::from_utf8(text).ok()?;
-    match s.to_ascii_lowercase().as_str() {
-        "inf" | "+inf" | "infinity" | "+infinity" => Some(f64::INFINITY),
-        "-inf" | "-infinity" => Some(f64::NEG_INFINITY),
-        "nan" | "-nan" | "+nan" => Some(f64::NAN),
-        _ => s.parse::<f64>().ok(),
+    // Numbers (nearly every score) end in a digit; only words need comparing.
+    if text.last().is_some_and(u8::is_ascii_digit) {
+        return s.parse::<f64>().ok();
+    }
+    let is = |words: &[&str]| words.iter().any(|w| s.eq_ignore_ascii_case(w));
+    if is(&["inf", "+inf", "infinity", "+infinity"]) {
+        Some(f64::INFINITY)
+    } else if is(&["-inf", "-infinity"]) {
+        Some(f64::NEG_INFINITY)
+    } else if is(&["nan", "-nan", "+nan"]) {
+        Some(f64::NAN)
+    } else {
+        s.parse::<f64>().ok()
     }
 }
 

@@ -485,7 +485,8 @@ pub fn run(opts: &Options, hooks: Hooks<'_>) -> Result<Report, Stop> {
                 d.by_commands += 1;
                 let lane = sink.lane_for(s.key, s.db)?;
                 let key = s.key.to_vec();
-                let mut emit = |args: &[&[u8]]| sink.push_command(lane, k.offset, &key, k.db, args);
+                let mut emit =
+                    |c: resp::Command<'_>| sink.push_command(lane, k.offset, &key, k.db, c);
                 let outcome = resp::key_commands(&k, &key, s.expire, &resp_opts, &mut emit)
                     .map_err(|e| match e {
                         crate::export::ExportError::Read(e) => Stop::Usage(e.to_string()),

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use super::cluster::{key_slot, Topology};
 use super::conn::{Conn, Endpoint};
 use super::pipeline::{Batch, Event, Failure, Outcome, Purpose, Shared, Worker};
+use crate::export::resp::Command;
 
 struct Lane {
     tx: Option<SyncSender<Batch>>,
@@ -329,7 +330,7 @@ impl Sink {
         offset: u64,
         key: &[u8],
         src_db: Option<u64>,
-        args: &[&[u8]],
+        command: Command<'_>,
     ) -> io::Result<()> {
         let l = &self.lanes[lane];
         if l.batch.buf.len() >= self.batch_bytes || l.batch.items.len() >= self.batch_items {
@@ -346,8 +347,10 @@ impl Sink {
             Some(it) if it.offset == offset && it.purpose != Purpose::Select => it.key.clone(),
             _ => l.batch.add_key(key),
         };
+        let start = l.batch.buf.len();
+        command.encode(&mut l.batch.buf);
         l.batch
-            .push(offset, k, Purpose::Write { last: false }, args);
+            .push_encoded(offset, k, Purpose::Write { last: false }, start);
         Ok(())
     }
 
