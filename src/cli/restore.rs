@@ -94,6 +94,7 @@ pub struct RestoreArgs {
     /// After writing, read every selected key back (DUMP + PEXPIRETIME, or PTTL
     /// before 7.0) and compare value, type and expiry with the file whatever the
     /// target's encodings; mismatches go to --errors-to and make the exit status 1.
+    /// An AOF input is compared with its dataset replayed offline (as diff does).
     #[arg(long, conflicts_with = "dry_run")]
     pub verify: bool,
     /// Write nothing: only compare the target with the file, as --verify does

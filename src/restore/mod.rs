@@ -177,7 +177,17 @@ struct Selector<'o> {
 }
 
 impl Selector<'_> {
+    /// Where a key of source db `db` goes: `--db-map`, else the URL's db, else the same.
+    fn target_db(&self, db: u64) -> u64 {
+        match (self.opts.db_map.0.get(&db), self.url_db) {
+            (Some(&d), _) => d,
+            (None, Some(d)) => d,
+            (None, None) => db,
+        }
+    }
+
     fn select<'b, 'r: 'b>(&'b mut self, k: &KeyRecord<'r>) -> Result<Option<Selected<'b>>, Stop> {
+        let db = self.target_db(k.db.unwrap_or(0));
         let key = k
             .key
             .decode(&mut self.buf)
@@ -187,11 +197,6 @@ impl Selector<'_> {
         }
         let expire = self.opts.ttl.apply(k.expire_ms);
         let expired = expire.is_some_and(|e| e <= self.now);
-        let db = match (self.opts.db_map.0.get(&k.db.unwrap_or(0)), self.url_db) {
-            (Some(&d), _) => d,
-            (None, Some(d)) => d,
-            (None, None) => k.db.unwrap_or(0),
-        };
         Ok(Some(Selected {
             key,
             db,
@@ -222,11 +227,9 @@ pub fn run(opts: &Options, hooks: Hooks<'_>) -> Result<Report, Stop> {
     let (mut control, seed) = connect_seed(opts, tls.as_ref())?;
     let server = ServerInfo::probe(&mut control)?;
     let cluster = opts.cluster || server.cluster_enabled;
-    if (opts.verify || opts.verify_only) && !input.segments.is_empty() {
-        return Err(Stop::Usage(format!(
-            "{}: --verify compares keys with an RDB file; replayed AOF commands change them after the RDB part",
-            opts.path.display()
-        )));
+    let replayed = !input.segments.is_empty();
+    if (opts.verify || opts.verify_only) && replayed {
+        verify::check_replayable(opts)?;
     }
     if cluster {
         replay::check_cluster_dbs(opts, &input)?;
@@ -405,7 +408,11 @@ pub fn run(opts: &Options, hooks: Hooks<'_>) -> Result<Report, Stop> {
     // `--verify` / `--verify-only`: every selected key read back, on fresh connections.
     let verify_keys = |sel: &mut Selector, on_failure: &mut dyn FnMut(&Failure)| {
         let sink = open_sink(Limiter::new(None, None), opts.connections)?;
-        verify::run(data, deep, &header, sel, opts, &server, sink, on_failure)
+        if replayed {
+            verify::run_replayed(&input, sel, &server, sink, on_failure)
+        } else {
+            verify::run(data, deep, &header, sel, opts, &server, sink, on_failure)
+        }
     };
     if opts.verify_only {
         report.verify = Some(verify_keys(&mut sel, &mut *hooks.on_failure)?);

@@ -11,6 +11,13 @@
 //! CREATECONSUMER` is missing, and the idempotent-producer ids (the restore lists both
 //! as losses).
 //!
+//! An AOF input is compared with its dataset replayed offline ([`crate::aof::replay`]):
+//! the RDB part as restored plus every command, which is what the target received.
+//! Keys the replay cannot know (a command it does not model) are reported as not
+//! verified; stream metadata of such inputs is not compared (the replay keeps entries
+//! only). Key filters, `--ttl`, `--expired exclude` and `--until` apply to the RDB part
+//! but not to the commands, so the target's state is not the replay's: refused.
+//!
 //! Keys that already existed and were skipped (`--conflict skip`) are compared too,
 //! so the verdict says whether the target now holds what the file holds. Writes by
 //! other clients during or after the restore show up as mismatches.
@@ -22,6 +29,8 @@ use super::pipeline::{Failure, Purpose};
 use super::sink::Sink;
 use super::target::ServerInfo;
 use super::{walk, Options, Selector, Stop};
+use crate::aof::input::Input;
+use crate::aof::replay::{self, KeyState, ReplayError};
 use crate::rdb::digest::{stream_meta_digest, value_digest, StreamMetaFields};
 use crate::rdb::{Header, Record, Value};
 
@@ -94,6 +103,122 @@ pub fn describe_fields(f: Option<StreamMetaFields>) -> String {
         parts.push("idempotent-producer state");
     }
     parts.join(", ")
+}
+
+/// `--verify` of an AOF input compares the target with the replayed dataset, which is
+/// only what the target holds when every key and command went there unchanged.
+pub(super) fn check_replayable(opts: &Options) -> Result<(), Stop> {
+    let why = if !opts.filter.is_pass_all() {
+        Some("key filters")
+    } else if opts.ttl != super::policy::Ttl::Keep {
+        Some("--ttl")
+    } else if opts.skip_expired {
+        Some("--expired exclude")
+    } else if opts.until.is_some() {
+        Some("--until")
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(Stop::Usage(format!(
+            "{}: --verify with an AOF input compares the target with the AOF replayed offline; {why} change the RDB part but not the replayed commands, so they cannot be verified together",
+            opts.path.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// `--verify` of an AOF input: every key of the replayed dataset read back.
+pub(super) fn run_replayed(
+    input: &Input,
+    sel: &mut Selector<'_>,
+    server: &ServerInfo,
+    mut sink: Sink,
+    on_failure: &mut dyn FnMut(&Failure),
+) -> Result<VerifyReport, Stop> {
+    let field_ttls = holds_field_ttls(server);
+    let pttl = !server.valkey && server.version.0 < 7;
+    let now = super::now_ms();
+    let mut unknown = 0u64;
+    let mut seen = 0u64;
+    let mut fail = |f: &Failure| {
+        on_failure(&Failure {
+            error: format!("verify: {}", f.error),
+            ..f.clone()
+        })
+    };
+    let result = replay::for_each_key(input, field_ttls, &mut |src_db, key, state| {
+        let db = sel.target_db(src_db);
+        let KeyState::Known {
+            kind,
+            digest,
+            elements,
+            expire_ms,
+            ..
+        } = state
+        else {
+            if let KeyState::Unknown(r) = state {
+                unknown += 1;
+                fail(&Failure {
+                    db,
+                    key: key.to_vec(),
+                    offset: r.offset,
+                    error: format!("not verified: the offline replay does not know this key ({r})"),
+                });
+            }
+            return Ok(());
+        };
+        let lane = sink.lane_for(key, db)?;
+        let b = sink.batch(lane);
+        let kr = b.add_key(key);
+        let may_be_gone = expire_ms.is_some_and(|e| e < now + GONE_WINDOW_MS);
+        b.push(
+            0,
+            kr.clone(),
+            Purpose::VerifyValue {
+                kind,
+                digest,
+                elements,
+                stream_meta: None,
+                may_be_gone,
+            },
+            &[b"DUMP", key],
+        );
+        let ttl_cmd: &[u8] = if pttl { b"PTTL" } else { b"PEXPIRETIME" };
+        b.push(
+            0,
+            kr,
+            Purpose::VerifyTtl {
+                expire: expire_ms,
+                pttl,
+            },
+            &[ttl_cmd, key],
+        );
+        sink.added(lane, 0, key, Some(src_db))?;
+        seen += 1;
+        if seen % 256 == 0 {
+            for f in sink.take_failures() {
+                fail(&f);
+            }
+        }
+        Ok(())
+    });
+    match result {
+        Ok(_) => {}
+        Err(ReplayError::Io(e)) => return Err(Stop::Io(e)),
+        Err(e) => return Err(Stop::Usage(e.to_string())),
+    }
+    let finished = sink.finish();
+    for f in sink.take_failures() {
+        fail(&f);
+    }
+    finished?;
+    Ok(VerifyReport {
+        verified: sink.written(),
+        mismatched: sink.totals.values().map(|t| t.failed).sum::<u64>() + unknown,
+        ttl_by_pttl: pttl,
+        field_ttls,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -210,6 +210,7 @@ fn plan(input: &Input) -> Result<Plan, ReplayError> {
 /// Pass 2: the RDB part. Untouched keys go to `emit`, touched ones into `ds`.
 fn load_rdb(
     input: &Input,
+    field_ttls: bool,
     plan: &Plan,
     ds: &mut Dataset,
     stats: &mut Stats,
@@ -230,7 +231,7 @@ fn load_rdb(
         let db = k.db.unwrap_or(0);
         if plan.rdb_dropped {
             // FLUSHALL comes later: still read (and checked), never kept.
-            crate::rdb::digest::value_digest(k.info.kind, &k.value, k.value_bytes, true)
+            crate::rdb::digest::value_digest(k.info.kind, &k.value, k.value_bytes, field_ttls)
                 .map_err(ctx)?;
         } else if plan.touches(db, &key) {
             let val = Val::from_encoded(k.info.kind, &k.value, k.value_bytes).map_err(ctx)?;
@@ -245,7 +246,7 @@ fn load_rdb(
             stats.loaded_keys += 1;
         } else {
             let (digest, elements) =
-                crate::rdb::digest::value_digest(k.info.kind, &k.value, k.value_bytes, true)
+                crate::rdb::digest::value_digest(k.info.kind, &k.value, k.value_bytes, field_ttls)
                     .map_err(ctx)?;
             let stream = match k.value {
                 crate::rdb::Value::Stream { version, body } => Some((version, body.at)),
@@ -309,16 +310,22 @@ fn apply(input: &Input, ds: &mut Dataset, stats: &mut Stats) -> Result<(), Repla
 
 /// Replays `input` and calls `emit` once for every key of its dataset (untouched keys
 /// of the RDB part first, in file order, then the replayed ones in no set order).
-pub fn for_each_key(input: &Input, emit: &mut Emit<'_>) -> Result<Stats, ReplayError> {
+/// `field_ttls`: whether hash field expiries take part in the digests (see
+/// [`crate::rdb::digest::value_digest`]).
+pub fn for_each_key(
+    input: &Input,
+    field_ttls: bool,
+    emit: &mut Emit<'_>,
+) -> Result<Stats, ReplayError> {
     let plan = plan(input)?;
     let mut ds = Dataset::default();
     let mut stats = Stats::default();
-    load_rdb(input, &plan, &mut ds, &mut stats, emit)?;
+    load_rdb(input, field_ttls, &plan, &mut ds, &mut stats, emit)?;
     drop(plan);
     apply(input, &mut ds, &mut stats)?;
     for (db, keys) in &ds.dbs {
         for (key, obj) in keys {
-            let state = match (&obj.val, obj.val.digest()) {
+            let state = match (&obj.val, obj.val.digest(field_ttls)) {
                 (Val::Unknown(r), _) => {
                     stats.unknown_keys += 1;
                     KeyState::Unknown(r)

@@ -210,10 +210,10 @@ impl Val {
     }
 
     /// Digest and element count, as `value_digest` gives them for the encoded value
-    /// (hash field expiries included). `None` for an unknown value.
-    pub fn digest(&self) -> Option<(u64, u64)> {
+    /// (hash field expiries included when `field_ttls`). `None` for an unknown value.
+    pub fn digest(&self, field_ttls: bool) -> Option<(u64, u64)> {
         let kind = self.kind()?;
-        let mut d = Digest::new(kind, true);
+        let mut d = Digest::new(kind, field_ttls);
         match self {
             Val::Str(s) => d.add(&Element::Member(s)),
             Val::List(l) => l.iter().for_each(|m| d.add(&Element::Member(m))),
