@@ -227,16 +227,24 @@ fn is_plain_ascii(b: &[u8]) -> bool {
     !special(w)
 }
 
-/// Appends a byte string as JSON in the given mode.
+/// Appends a byte string as JSON in the given mode. The common case (plain ASCII:
+/// nothing to validate or escape) is inlined into the callers; the rest is a call.
+#[inline]
 pub fn json_bytes(b: &[u8], mode: BytesMode, out: &mut Vec<u8>) {
+    if mode == BytesMode::Auto && is_plain_ascii(b) {
+        out.reserve(b.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(b);
+        out.push(b'"');
+    } else {
+        json_bytes_escaped(b, mode, out);
+    }
+}
+
+/// [`json_bytes`] for text that needs escaping or is not text, and the other modes.
+#[inline(never)]
+fn json_bytes_escaped(b: &[u8], mode: BytesMode, out: &mut Vec<u8>) {
     match mode {
-        BytesMode::Auto if is_plain_ascii(b) => {
-            // The common case: nothing to validate or escape.
-            out.reserve(b.len() + 2);
-            out.push(b'"');
-            out.extend_from_slice(b);
-            out.push(b'"');
-        }
         BytesMode::Auto => {
             let plain = plain_ascii_prefix(b);
             if std::str::from_utf8(&b[plain..]).is_ok() {
