@@ -35,6 +35,14 @@ fn rdb_end(data: &[u8]) -> crate::Result<usize> {
     Ok(data.len() - t.trailing_bytes as usize)
 }
 
+/// Whether the bytes after an RDB part are an AOF's commands: they start like a command
+/// or an annotation, or the file is named `*.aof` (then anything else there is an
+/// error to report). Other bytes after an RDB's checksum are ignored, as the server's
+/// RDB loader ignores them.
+fn is_command_tail(path: &Path, tail: &[u8]) -> bool {
+    matches!(tail.first(), Some(b'*' | b'#')) || path.extension().is_some_and(|x| x == "aof")
+}
+
 /// The first 64 KiB of a file: enough to tell a manifest, never the whole of a big RDB.
 fn head(path: &Path) -> Option<Vec<u8>> {
     use std::io::Read;
@@ -83,7 +91,7 @@ impl Input {
             } else {
                 0
             };
-            if start < data.len() {
+            if start < data.len() && (start == 0 || is_command_tail(f, &data[start..])) {
                 input.segments.push((i, start));
             }
             input.parts.push((f.display().to_string(), src));
