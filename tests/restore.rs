@@ -355,8 +355,22 @@ fn multi_part_aof_replays_in_order_up_to_until() {
     assert_eq!(r["aof_commands"], 4, "{r}");
     assert_eq!(digest(&mut t), want, "appendonlydir replayed");
     let mut t2 = start("redis-7.4.1", &[]).unwrap();
-    let o = restore(&dir, &url(&t2), &["--until", &cut.to_string()]);
+    // --verify compares with the AOF replayed offline up to the same point.
+    let o = restore(
+        &dir,
+        &url(&t2),
+        &["--until", &cut.to_string(), "--verify", "--json"],
+    );
     assert_ok(&o);
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let keys = t2.oks(&["DBSIZE"]).int() + {
+        t2.oks(&["SELECT", "1"]);
+        let n = t2.oks(&["DBSIZE"]).int();
+        t2.oks(&["SELECT", "0"]);
+        n
+    };
+    assert_eq!(r["verify"]["verified"], keys, "{r}");
+    assert_eq!(r["verify"]["mismatched"], 0, "{r}");
     assert_eq!(t2.oks(&["GET", "counter"]).text(), "5");
     assert_eq!(
         digest(&mut t2),

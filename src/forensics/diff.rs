@@ -147,7 +147,7 @@ pub fn for_each_entry(
     input: &Input,
     mut f: impl FnMut(u64, &[u8], Entry, Option<&str>) -> std::io::Result<()>,
 ) -> Result<(), DiffError> {
-    replay::for_each_key(input, true, &mut |db, key, state| {
+    replay::for_each_key(input, true, None, &mut |db, key, state| {
         let e = match state {
             KeyState::Known {
                 kind,

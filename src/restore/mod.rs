@@ -409,7 +409,7 @@ pub fn run(opts: &Options, hooks: Hooks<'_>) -> Result<Report, Stop> {
     let verify_keys = |sel: &mut Selector, on_failure: &mut dyn FnMut(&Failure)| {
         let sink = open_sink(Limiter::new(None, None), opts.connections)?;
         if replayed {
-            verify::run_replayed(&input, sel, &server, sink, on_failure)
+            verify::run_replayed(&input, opts.until, sel, &server, sink, on_failure)
         } else {
             verify::run(data, deep, &header, sel, opts, &server, sink, on_failure)
         }

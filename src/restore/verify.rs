@@ -15,8 +15,9 @@
 //! the RDB part as restored plus every command, which is what the target received.
 //! Keys the replay cannot know (a command it does not model) are reported as not
 //! verified; stream metadata of such inputs is not compared (the replay keeps entries
-//! only). Key filters, `--ttl`, `--expired exclude` and `--until` apply to the RDB part
-//! but not to the commands, so the target's state is not the replay's: refused.
+//! only; `--until` cuts the replay where the restore cut it). Key filters, `--ttl` and
+//! `--expired exclude` apply to the RDB part but not to the commands, so the target's
+//! state is not the replay's: refused.
 //!
 //! Keys that already existed and were skipped (`--conflict skip`) are compared too,
 //! so the verdict says whether the target now holds what the file holds. Writes by
@@ -114,8 +115,6 @@ pub(super) fn check_replayable(opts: &Options) -> Result<(), Stop> {
         Some("--ttl")
     } else if opts.skip_expired {
         Some("--expired exclude")
-    } else if opts.until.is_some() {
-        Some("--until")
     } else {
         None
     };
@@ -131,6 +130,7 @@ pub(super) fn check_replayable(opts: &Options) -> Result<(), Stop> {
 /// `--verify` of an AOF input: every key of the replayed dataset read back.
 pub(super) fn run_replayed(
     input: &Input,
+    until: Option<i64>,
     sel: &mut Selector<'_>,
     server: &ServerInfo,
     mut sink: Sink,
@@ -147,7 +147,7 @@ pub(super) fn run_replayed(
             ..f.clone()
         })
     };
-    let result = replay::for_each_key(input, field_ttls, &mut |src_db, key, state| {
+    let result = replay::for_each_key(input, field_ttls, until, &mut |src_db, key, state| {
         let db = sel.target_db(src_db);
         let KeyState::Known {
             kind,

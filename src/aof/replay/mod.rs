@@ -162,9 +162,12 @@ type EachCommand<'e, 'a> =
 
 /// Calls `each` for every command of the input, in load order, with the file it is in
 /// and its db. A MULTI block is handed on at its EXEC; one the file ends inside is
-/// dropped, as a loading server drops it.
+/// dropped, as a loading server drops it. `until` (Unix seconds) stops before the first
+/// `#TS:` annotation later than it, as `restore --until` and `redis-check-aof
+/// --truncate-to-timestamp` do.
 fn for_each_command<'a>(
     input: &'a Input,
+    until: Option<i64>,
     each: &mut EachCommand<'_, 'a>,
 ) -> Result<(), ReplayError> {
     for &(part, start) in &input.segments {
@@ -173,7 +176,16 @@ fn for_each_command<'a>(
         let mut db = 0u64;
         let mut block: Option<Vec<(String, Command<'a>)>> = None;
         while let Some(item) = r.next_item().map_err(|e| input_error(file, e))? {
-            let Item::Command(c) = item else { continue };
+            let c = match item {
+                Item::Annotation { text, .. } => {
+                    let ts = crate::aof::timestamp(text);
+                    if ts.zip(until).is_some_and(|(ts, until)| ts > until) {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                Item::Command(c) => c,
+            };
             let name = name_of(&c);
             match (name.as_str(), &mut block) {
                 ("MULTI", _) => block = Some(Vec::new()),
@@ -191,9 +203,9 @@ fn for_each_command<'a>(
 }
 
 /// Pass 1: the keys and dbs the commands touch.
-fn plan(input: &Input) -> Result<Plan, ReplayError> {
+fn plan(input: &Input, until: Option<i64>) -> Result<Plan, ReplayError> {
     let mut plan = Plan::default();
-    for_each_command(input, &mut |file, c, name, db| {
+    for_each_command(input, until, &mut |file, c, name, db| {
         if name == "SELECT" {
             *db = selected(c, file)?;
             return Ok(());
@@ -275,8 +287,13 @@ fn load_rdb(
 }
 
 /// Pass 3: applies the commands to `ds`.
-fn apply(input: &Input, ds: &mut Dataset, stats: &mut Stats) -> Result<(), ReplayError> {
-    for_each_command(input, &mut |file, c, name, db| {
+fn apply(
+    input: &Input,
+    until: Option<i64>,
+    ds: &mut Dataset,
+    stats: &mut Stats,
+) -> Result<(), ReplayError> {
+    for_each_command(input, until, &mut |file, c, name, db| {
         if name == "SELECT" {
             *db = selected(c, file)?;
             return Ok(());
@@ -311,18 +328,20 @@ fn apply(input: &Input, ds: &mut Dataset, stats: &mut Stats) -> Result<(), Repla
 /// Replays `input` and calls `emit` once for every key of its dataset (untouched keys
 /// of the RDB part first, in file order, then the replayed ones in no set order).
 /// `field_ttls`: whether hash field expiries take part in the digests (see
-/// [`crate::rdb::digest::value_digest`]).
+/// [`crate::rdb::digest::value_digest`]); `until`: replay only up to that time (see
+/// [`for_each_command`]).
 pub fn for_each_key(
     input: &Input,
     field_ttls: bool,
+    until: Option<i64>,
     emit: &mut Emit<'_>,
 ) -> Result<Stats, ReplayError> {
-    let plan = plan(input)?;
+    let plan = plan(input, until)?;
     let mut ds = Dataset::default();
     let mut stats = Stats::default();
     load_rdb(input, field_ttls, &plan, &mut ds, &mut stats, emit)?;
     drop(plan);
-    apply(input, &mut ds, &mut stats)?;
+    apply(input, until, &mut ds, &mut stats)?;
     for (db, keys) in &ds.dbs {
         for (key, obj) in keys {
             let state = match (&obj.val, obj.val.digest(field_ttls)) {
