@@ -298,13 +298,19 @@ fn workload_b(s: &mut Server) {
 type Changes = BTreeSet<(u64, Vec<u8>, String)>;
 
 fn diff(a: &Path, b: &Path) -> (i32, Changes, String) {
-    let out = rdbkit(&[
+    diff_with(a, b, &[])
+}
+
+fn diff_with(a: &Path, b: &Path, extra: &[&str]) -> (i32, Changes, String) {
+    let mut args = vec![
         "diff",
         a.to_str().unwrap(),
         b.to_str().unwrap(),
         "--format",
         "jsonl",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let out = rdbkit(&args);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let changes = text
         .lines()
@@ -431,6 +437,10 @@ fn diff_reports_a_key_it_cannot_replay_as_unknown() {
         code == 2 && changes == BTreeSet::from([hll.clone()]),
         "{out}"
     );
+    assert!(out.contains("PFADD at byte"), "{out}");
+    // Through partition files on disk the unknown key and its reason travel too.
+    let (code_p, changes_p, out) = diff_with(&aof, &dump, &["--partition-bytes", "1"]);
+    assert!(code_p == 2 && changes_p == changes, "{out}");
     assert!(out.contains("PFADD at byte"), "{out}");
     // The manifest names the same input as its directory.
     let manifest = aof.join("appendonly.aof.manifest");
