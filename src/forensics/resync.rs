@@ -194,6 +194,10 @@ impl<'a> Walker<'a> {
                 // run of empty keys.
                 self.recover(Error::corrupt(self.pos as u64, "zero-filled bytes"))
             }
+            Ok((Record::Eof, end)) if self.eof_is_damage(end) => self.recover(Error::corrupt(
+                self.pos as u64,
+                "EOF opcode where the file goes on and the checksum after it does not match",
+            )),
             Ok((rec, end)) => {
                 if self.held.len() == HOLD {
                     let e = self.release_held().expect("held");
@@ -214,6 +218,23 @@ impl<'a> Walker<'a> {
             }
             Err(err) => self.recover(err),
         }
+    }
+
+    /// Whether an EOF opcode ending at `end` is a damaged byte rather than the end:
+    /// more than a checksum follows and the stored checksum does not match the bytes
+    /// up to it (e.g. bytes deleted so that a record's last byte, 0xFF, lands where a
+    /// record starts; the real records follow). A matching or disabled (0) checksum,
+    /// or none (before RDB 5), is believed, as are trailing bytes after it (an AOF
+    /// tail, padding).
+    fn eof_is_damage(&self, end: usize) -> bool {
+        let Some(stored) = self.data.get(end..end + 8) else {
+            return false;
+        };
+        let stored = u64::from_le_bytes(stored.try_into().unwrap_or([0; 8]));
+        self.state.header.version >= 5
+            && end + 8 != self.data.len()
+            && stored != 0
+            && crate::rdb::crc64::checksum(&self.data[..end]) != stored
     }
 
     fn zero_run_at(&self, pos: usize) -> bool {

@@ -293,6 +293,12 @@ impl Server {
     /// Starts `name` with extra server arguments. `None` if `name` is not in `servers.tsv`;
     /// panics if it is installed but does not start.
     pub fn start(name: &str, extra_args: &[&str]) -> Option<Server> {
+        Server::try_start(name, extra_args).map(|r| r.unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    /// [`Server::start`], with a server that does not start (e.g. refuses the RDB it
+    /// was given) as an error carrying start.sh's message and the log's last lines.
+    pub fn try_start(name: &str, extra_args: &[&str]) -> Option<Result<Server, String>> {
         let row = installed_rows().into_iter().find(|r| r.name == name)?;
         let script = shared_dir().join("servers/start.sh");
         let launch = || {
@@ -319,11 +325,11 @@ impl Server {
         let line = stdout.lines().last().unwrap_or("");
         let parts: Vec<&str> = line.split_whitespace().collect();
         if !out.status.success() || parts.len() != 3 {
-            panic!(
+            return Some(Err(format!(
                 "start.sh {name} {extra_args:?} failed ({}): stdout {stdout:?} stderr {}",
                 out.status,
                 String::from_utf8_lossy(&out.stderr)
-            );
+            )));
         }
         let mut s = Server {
             port: parts[0].parse().expect("port"),
@@ -337,7 +343,7 @@ impl Server {
             Client::connect(s.port)
                 .unwrap_or_else(|e| panic!("{name}: connect to port {}: {e}", s.port)),
         );
-        Some(s)
+        Some(Ok(s))
     }
 
     pub fn is_valkey(&self) -> bool {
