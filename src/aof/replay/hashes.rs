@@ -5,7 +5,9 @@
 
 use std::collections::HashMap;
 
-use super::ops::{count, int, is, parse_ll, syntax, typed, typed_or_new, unknown, Res};
+use super::ops::{
+    absolute_expiry, count, int, is, parse_ll, syntax, typed, typed_or_new, unknown, Res,
+};
 use super::state::{Dataset, Field, Val};
 
 type Hash = HashMap<Vec<u8>, Field>;
@@ -171,15 +173,10 @@ pub fn hsetex(ds: &mut Dataset, db: u64, a: &[&[u8]]) -> Res {
             _ if is(o, "FNX") => fnx = true,
             _ if is(o, "FXX") => fxx = true,
             _ if is(o, "KEEPTTL") => keep = true,
-            _ if (is(o, "PXAT") || is(o, "EXAT")) && i + 1 < a.len() => {
-                let unit = if is(o, "EXAT") { 1000 } else { 1 };
-                expire = Some(int(a[i + 1])?.saturating_mul(unit));
-                i += 1;
-            }
-            _ if is(o, "EX") || is(o, "PX") => {
-                return unknown("a relative expiry needs the server's clock")
-            }
-            _ => return syntax(),
+            _ => match absolute_expiry(a, &mut i) {
+                Some(at) => expire = Some(at?),
+                None => return syntax(),
+            },
         }
         i += 1;
     }

@@ -111,6 +111,22 @@ pub fn is(a: &[u8], word: &str) -> bool {
     a.eq_ignore_ascii_case(word.as_bytes())
 }
 
+/// An expiry option at `a[*i]`: `EXAT s` / `PXAT ms` as milliseconds (`i` steps over
+/// the value); `EX` / `PX` are unknown (relative to a clock the replay does not have).
+/// `None`: not an expiry option.
+pub fn absolute_expiry(a: &[&[u8]], i: &mut usize) -> Option<Result<i64, Fail>> {
+    let o = a[*i];
+    if (is(o, "PXAT") || is(o, "EXAT")) && *i + 1 < a.len() {
+        let unit = if is(o, "EXAT") { 1000 } else { 1 };
+        *i += 1;
+        return Some(int(a[*i]).map(|at| at.saturating_mul(unit)));
+    }
+    if is(o, "EX") || is(o, "PX") {
+        return Some(unknown("a relative expiry needs the server's clock"));
+    }
+    None
+}
+
 /// Resolves a `start`/`stop` pair (negative from the end) to an inclusive range within
 /// `len`, as LRANGE/LTRIM/ZREMRANGEBYRANK do; `None` when it is empty.
 pub fn index_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {

@@ -5,7 +5,7 @@
 //! long-double arithmetic is needed; an INCRBYFLOAT in the log is unknown.
 
 use super::keyspace::exists;
-use super::ops::{int, is, syntax, typed, typed_or_new, unknown, Fail, Res};
+use super::ops::{absolute_expiry, int, is, syntax, typed, typed_or_new, unknown, Fail, Res};
 use super::state::{Dataset, Obj, Val};
 
 /// A string's largest size (`proto-max-bulk-len` default, 512 MB): bigger results are
@@ -120,15 +120,10 @@ pub fn msetex(ds: &mut Dataset, db: u64, a: &[&[u8]]) -> Res {
             _ if is(o, "NX") => nx = true,
             _ if is(o, "XX") => xx = true,
             _ if is(o, "KEEPTTL") => keepttl = true,
-            _ if (is(o, "PXAT") || is(o, "EXAT")) && i + 1 < a.len() => {
-                let unit = if is(o, "EXAT") { 1000 } else { 1 };
-                expire = Some(int(a[i + 1])?.saturating_mul(unit));
-                i += 1;
-            }
-            _ if is(o, "EX") || is(o, "PX") => {
-                return unknown("a relative expiry needs the server's clock")
-            }
-            _ => return syntax(),
+            _ => match absolute_expiry(a, &mut i) {
+                Some(at) => expire = Some(at?),
+                None => return syntax(),
+            },
         }
         i += 1;
     }
