@@ -295,6 +295,20 @@ fn damages(orig: &[u8]) -> Vec<Damage> {
     v
 }
 
+/// `rdbkit salvage INPUT -o OUT --json`: the process's output and its report (`None`
+/// when standard output is not JSON).
+pub(crate) fn salvage_json(input: &Path, out: &Path) -> (std::process::Output, Option<J>) {
+    let o = rdbkit(&[
+        "salvage",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    let report = serde_json::from_slice(&o.stdout).ok();
+    (o, report)
+}
+
 /// Whether the real server loads `bytes` once its checksum is zeroed (not computed):
 /// damage that left every record readable, which no reader can see but the checksum.
 fn invisible_to_the_format(name: &str, bytes: &[u8], dir: &Path) -> bool {
@@ -379,23 +393,14 @@ fn salvage_version(name: &str) {
             .path()
             .join(if rdb_out { "out.rdb" } else { "out.resp" });
         let _ = std::fs::remove_file(&out);
-        let o = rdbkit(&[
-            "salvage",
-            input.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--json",
-        ]);
-        let report: J = match serde_json::from_slice(&o.stdout) {
-            Ok(j) => j,
-            Err(e) => {
-                failures.push(format!(
-                    "{}: no JSON report ({e}): {}",
-                    d.what,
-                    String::from_utf8_lossy(&o.stderr)
-                ));
-                continue;
-            }
+        let (o, report) = salvage_json(&input, &out);
+        let Some(report) = report else {
+            failures.push(format!(
+                "{}: no JSON report: {}",
+                d.what,
+                String::from_utf8_lossy(&o.stderr)
+            ));
+            continue;
         };
         assert_eq!(
             std::fs::read(&input).expect("read"),
@@ -588,15 +593,9 @@ fn a_false_eof_does_not_end_the_salvage() {
     let input = dir.path().join("false-eof.rdb");
     std::fs::write(&input, &damaged).unwrap();
     let out = dir.path().join("out.rdb");
-    let o = rdbkit(&[
-        "salvage",
-        input.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "--json",
-    ]);
+    let (o, report) = salvage_json(&input, &out);
     assert_eq!(o.status.code(), Some(1), "{o:?}");
-    let report: J = serde_json::from_slice(&o.stdout).expect("JSON report");
+    let report = report.expect("JSON report");
     assert_eq!(report["keys_recovered"], keys as u64, "{report}");
     let lost = report["lost"].as_array().expect("lost");
     assert_eq!(lost.len(), 1, "{report}");

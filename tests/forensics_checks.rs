@@ -387,15 +387,9 @@ fn salvage_leaves_out_what_the_output_version_cannot_hold() {
     let input = crate::support::testdata("regress/salvage-function-in-redis-9.rdb");
     let dir = tempfile::tempdir().expect("tmp");
     let out = dir.path().join("out.rdb");
-    let o = rdbkit(&[
-        "salvage",
-        input.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "--json",
-    ]);
+    let (o, r) = crate::forensics::salvage_json(&input, &out);
     assert_eq!(o.status.code(), Some(1), "{o:?}");
-    let r: J = serde_json::from_slice(&o.stdout).expect("report");
+    let r = r.expect("report");
     let not_written = r["not_written"].as_array().expect("not_written");
     assert_eq!(not_written.len(), 1, "{r}");
     assert!(not_written[0]
