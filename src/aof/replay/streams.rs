@@ -131,11 +131,16 @@ pub fn xdel(ds: &mut Dataset, db: u64, a: &[&[u8]]) -> Res {
     if a.len() < 3 {
         return syntax();
     }
-    let ids = a[2..]
+    delete_ids(ds, db, a[1], &a[2..])
+}
+
+/// Deletes the entries `ids` (all parsed first: one bad id and nothing is deleted).
+fn delete_ids(ds: &mut Dataset, db: u64, key: &[u8], ids: &[&[u8]]) -> Res {
+    let ids = ids
         .iter()
         .map(|x| id(x, 0))
         .collect::<Result<Vec<_>, _>>()?;
-    if let Some(s) = typed(ds, db, a[1], pick)? {
+    if let Some(s) = typed(ds, db, key, pick)? {
         for x in ids {
             s.remove(&x);
         }
@@ -165,16 +170,7 @@ pub fn xdelex(ds: &mut Dataset, db: u64, a: &[&[u8]]) -> Res {
     if n == 0 || list.len() != n {
         return syntax();
     }
-    let ids = list
-        .iter()
-        .map(|x| id(x, 0))
-        .collect::<Result<Vec<_>, _>>()?;
-    if let Some(s) = typed(ds, db, a[1], pick)? {
-        for x in ids {
-            s.remove(&x);
-        }
-    }
-    Ok(())
+    delete_ids(ds, db, a[1], list)
 }
 
 /// XGROUP CREATE key group id [MKSTREAM] creates an empty stream; every other XGROUP
