@@ -171,6 +171,9 @@ struct Tuples<'c, const T: usize> {
     chk: &'c mut Checker,
     entries: usize,
     ints: itoa::Buffer,
+    /// The previous field's TTL in a hash with field TTLs (-1 before the first): the
+    /// server keeps fields with a TTL first, by TTL, then those without (0).
+    last_ttl: i64,
 }
 
 impl<'c, const T: usize> Tuples<'c, T> {
@@ -180,6 +183,7 @@ impl<'c, const T: usize> Tuples<'c, T> {
             chk,
             entries: 0,
             ints: itoa::Buffer::new(),
+            last_ttl: -1,
         }
     }
 
@@ -191,7 +195,16 @@ impl<'c, const T: usize> Tuples<'c, T> {
         }
         if T == 3 && pos == 2 {
             match e {
-                Elem::Int(t) if (0..=MAX_FIELD_EXPIRE_MS as i64).contains(&t) => {}
+                Elem::Int(t) if (0..=MAX_FIELD_EXPIRE_MS as i64).contains(&t) => {
+                    // As `_lpEntryValidation` (deep sanitization) requires.
+                    if t != 0 && (self.last_ttl == 0 || t < self.last_ttl) {
+                        return Err(BlobError::new(
+                            0,
+                            "hash field TTLs out of order (fields with a TTL come first, by TTL)",
+                        ));
+                    }
+                    self.last_ttl = t;
+                }
                 _ => {
                     return Err(BlobError::new(
                         0,
@@ -747,6 +760,58 @@ pub fn read<'a>(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// A listpack of strings and integers (small ones as 7-bit, others as 64-bit).
+    fn listpack(entries: &[Result<&[u8], i64>]) -> Vec<u8> {
+        let mut body = Vec::new();
+        for e in entries {
+            let start = body.len();
+            match *e {
+                Ok(s) => {
+                    body.push(0x80 | s.len() as u8);
+                    body.extend_from_slice(s);
+                }
+                Err(i) if (0..128).contains(&i) => body.push(i as u8),
+                Err(i) => {
+                    body.push(0xf4);
+                    body.extend_from_slice(&i.to_le_bytes());
+                }
+            }
+            body.push((body.len() - start) as u8);
+        }
+        let mut lp = ((body.len() + 7) as u32).to_le_bytes().to_vec();
+        lp.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+        lp.extend_from_slice(&body);
+        lp.push(0xff);
+        lp
+    }
+
+    /// Fields with a TTL come first, ordered by TTL, then those without (as the
+    /// server's deep sanitizer requires of a hash listpack with field TTLs).
+    #[test]
+    fn hash_field_ttls_must_be_ordered() {
+        let check = |ttls: &[i64]| {
+            let names: Vec<String> = (0..ttls.len()).map(|i| format!("f{i}")).collect();
+            let mut entries = Vec::new();
+            for (n, &t) in names.iter().zip(ttls) {
+                entries.extend([Ok(n.as_bytes()), Ok(&b"v"[..]), Err(t)]);
+            }
+            check_blob(
+                &listpack(&entries),
+                Container::HashListpackTtl,
+                &mut Checker::new(true),
+            )
+        };
+        let t = 1_800_000_000_000;
+        assert_eq!(check(&[t, t + 1, 0, 0]).unwrap(), 4);
+        assert_eq!(check(&[t, t]).unwrap(), 2);
+        assert_eq!(check(&[0, 0]).unwrap(), 2);
+        assert!(check(&[t + 1, t]).is_err());
+        assert!(check(&[0, t]).is_err());
+        assert!(check(&[t, 0, t]).is_err());
+    }
+
     /// Records are moved by value on the hot path: keep them small (248 = 232 plus
     /// the value-bytes slice that DUMP payloads need).
     #[test]
