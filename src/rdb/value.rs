@@ -174,16 +174,19 @@ struct Tuples<'c, const T: usize> {
     /// The previous field's TTL in a hash with field TTLs (-1 before the first): the
     /// server keeps fields with a TTL first, by TTL, then those without (0).
     last_ttl: i64,
+    /// Whether the second entry of each pair is a zset score.
+    scores: bool,
 }
 
 impl<'c, const T: usize> Tuples<'c, T> {
-    fn new(chk: &'c mut Checker) -> Self {
+    fn new(chk: &'c mut Checker, scores: bool) -> Self {
         chk.start_unique(0);
         Tuples {
             chk,
             entries: 0,
             ints: itoa::Buffer::new(),
             last_ttl: -1,
+            scores,
         }
     }
 
@@ -192,6 +195,13 @@ impl<'c, const T: usize> Tuples<'c, T> {
         let pos = self.entries % T;
         if pos == 0 {
             self.chk.add_member(e.bytes(&mut self.ints));
+        }
+        if T == 2 && pos == 1 && self.scores {
+            if let Elem::Str(s) = e {
+                if reads_as_nan(s) {
+                    return Err(BlobError::new(0, "zset with NaN score"));
+                }
+            }
         }
         if T == 3 && pos == 2 {
             match e {
@@ -229,21 +239,38 @@ impl<'c, const T: usize> Tuples<'c, T> {
         Ok(((n / T) as u64, self.chk.maybe_duplicates()))
     }
 
-    fn listpack(chk: &'c mut Checker, bytes: &[u8]) -> std::result::Result<(u64, bool), BlobError> {
+    fn listpack(
+        chk: &'c mut Checker,
+        bytes: &[u8],
+        scores: bool,
+    ) -> std::result::Result<(u64, bool), BlobError> {
         let lp = Listpack::parse(bytes)?;
-        let mut t = Self::new(chk);
+        let mut t = Self::new(chk, scores);
         lp.for_each(|e| t.entry(e))?;
         t.finish()
     }
 
-    fn ziplist(chk: &'c mut Checker, bytes: &[u8]) -> std::result::Result<(u64, bool), BlobError> {
+    fn ziplist(
+        chk: &'c mut Checker,
+        bytes: &[u8],
+        scores: bool,
+    ) -> std::result::Result<(u64, bool), BlobError> {
         let zl = Ziplist::parse(bytes)?;
-        let mut t = Self::new(chk);
+        let mut t = Self::new(chk, scores);
         for e in zl.iter() {
             t.entry(e?)?;
         }
         t.finish()
     }
+}
+
+/// Whether a zset score stored as text reads as NaN where the server parses it
+/// (`zzlStrtod`: `strtod`, which skips leading spaces, takes a sign and stops after
+/// `nan`): a NaN score trips an assertion when the zset is converted to a skiplist.
+fn reads_as_nan(s: &[u8]) -> bool {
+    let s = s.trim_ascii_start();
+    let s = s.strip_prefix(b"-").or(s.strip_prefix(b"+")).unwrap_or(s);
+    s.get(..3).is_some_and(|p| p.eq_ignore_ascii_case(b"nan"))
 }
 
 /// Checks a decoded blob; returns its element count (pairs count as one element).
@@ -256,10 +283,12 @@ fn check_blob(
         Container::ListZiplist | Container::QuicklistZiplist => {
             (Ziplist::parse(bytes)?.validate()? as u64, false)
         }
-        Container::ZsetZiplist | Container::HashZiplist => Tuples::<2>::ziplist(chk, bytes)?,
-        Container::SetListpack => Tuples::<1>::listpack(chk, bytes)?,
-        Container::HashListpack | Container::ZsetListpack => Tuples::<2>::listpack(chk, bytes)?,
-        Container::HashListpackTtl => Tuples::<3>::listpack(chk, bytes)?,
+        Container::ZsetZiplist => Tuples::<2>::ziplist(chk, bytes, true)?,
+        Container::HashZiplist => Tuples::<2>::ziplist(chk, bytes, false)?,
+        Container::SetListpack => Tuples::<1>::listpack(chk, bytes, false)?,
+        Container::ZsetListpack => Tuples::<2>::listpack(chk, bytes, true)?,
+        Container::HashListpack => Tuples::<2>::listpack(chk, bytes, false)?,
+        Container::HashListpackTtl => Tuples::<3>::listpack(chk, bytes, false)?,
         Container::QuicklistListpack => (Listpack::parse(bytes)?.validate()? as u64, false),
         Container::Intset => (Intset::parse(bytes)?.validate()? as u64, false),
         Container::Zipmap => {
@@ -810,6 +839,24 @@ mod tests {
         assert!(check(&[t + 1, t]).is_err());
         assert!(check(&[0, t]).is_err());
         assert!(check(&[t, 0, t]).is_err());
+    }
+
+    /// A listpack zset with a score that reads as NaN where the server parses it.
+    #[test]
+    fn listpack_zset_scores_that_read_as_nan_are_refused() {
+        let check = |score: &[u8]| {
+            let lp = listpack(&[Ok(b"a"), Ok(score), Ok(b"b"), Err(2)]);
+            check_blob(&lp, Container::ZsetListpack, &mut Checker::new(true))
+        };
+        assert_eq!(check(b"1.5").unwrap(), 2);
+        assert_eq!(check(b"inf").unwrap(), 2);
+        assert_eq!(check(b"banana").unwrap(), 2);
+        for nan in [&b"nan"[..], b"NaN", b"-nan", b" +NAN(1)"] {
+            assert!(check(nan).is_err(), "{:?}", String::from_utf8_lossy(nan));
+        }
+        // Hash values are not scores.
+        let lp = listpack(&[Ok(b"f"), Ok(b"nan")]);
+        assert!(check_blob(&lp, Container::HashListpack, &mut Checker::new(true)).is_ok());
     }
 
     /// Records are moved by value on the hot path: keep them small (248 = 232 plus
