@@ -42,17 +42,6 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn wait_rewrite(s: &mut Server) {
-    for _ in 0..500 {
-        let info = s.oks(&["INFO", "persistence"]).text();
-        if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrite_scheduled:0") {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("{}: BGREWRITEAOF did not finish", s.name);
-}
-
 /// Every string key of dbs 0 and 1 with its value, sorted.
 fn keyspace(s: &mut Server) -> Vec<(u8, Vec<u8>, Vec<u8>)> {
     let mut all = Vec::new();
@@ -126,7 +115,7 @@ fn workload(name: &str, preamble: bool, tmp: &Path) -> (PathBuf, i64) {
     .unwrap();
     batch(&mut s, "before");
     s.oks(&["BGREWRITEAOF"]);
-    wait_rewrite(&mut s);
+    s.wait_aof_rewrite();
     batch(&mut s, "after");
     let t = s.oks(&["TIME"]).array()[0].int();
     std::thread::sleep(Duration::from_millis(1200));
@@ -331,7 +320,7 @@ fn single_file(name: &str, preamble: bool) {
     .unwrap();
     batch(&mut s, "before");
     s.oks(&["BGREWRITEAOF"]);
-    wait_rewrite(&mut s);
+    s.wait_aof_rewrite();
     batch(&mut s, "after");
     let aof = tmp.path().join("orig.aof");
     std::fs::copy(s.dir.join("appendonly.aof"), &aof).unwrap();

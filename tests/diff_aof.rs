@@ -7,24 +7,13 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::require;
 use crate::support::rdbkit;
 use crate::support::server::{installed, Server};
 
 type J = serde_json::Value;
-
-fn wait_rewrite(s: &mut Server) {
-    for _ in 0..500 {
-        let info = s.oks(&["INFO", "persistence"]).text();
-        if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrite_scheduled:0") {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("{}: BGREWRITEAOF did not finish", s.name);
-}
 
 fn now_s() -> u64 {
     SystemTime::now()
@@ -337,7 +326,7 @@ fn check(name: &str, extra: &[&str]) {
     let at = format!("{name} {extra:?}");
     workload_a(&mut s);
     s.oks(&["BGREWRITEAOF"]);
-    wait_rewrite(&mut s);
+    s.wait_aof_rewrite();
     workload_b(&mut s);
     let rdb = s.save_and_read();
     assert!(!rdb.is_empty());
@@ -403,11 +392,7 @@ fn diff_replays_real_aofs_to_the_saved_dataset() {
             .zip(&runs)
             .filter_map(|(h, (name, extra))| {
                 h.join().err().map(|e| {
-                    let msg = e
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_default();
+                    let msg = crate::support::panic_message(&*e);
                     format!("{name} {extra:?}: {msg}")
                 })
             })
@@ -477,7 +462,7 @@ fn restore_verify_compares_an_aof_input_with_its_replay() {
     let mut src = Server::start(name, &["--appendonly", "yes", "--appendfsync", "always"]).unwrap();
     workload_a(&mut src);
     src.oks(&["BGREWRITEAOF"]);
-    wait_rewrite(&mut src);
+    src.wait_aof_rewrite();
     workload_b(&mut src);
     let keys: i64 = (0..16)
         .map(|db| {

@@ -885,23 +885,6 @@ fn closed_pipe_ends_quietly() {
     }
 }
 
-/// Waits until no AOF rewrite is running or scheduled.
-fn wait_rewrite(s: &mut Server) {
-    let t = std::time::Instant::now();
-    loop {
-        let info = s.oks(&["INFO", "persistence"]).text();
-        if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrite_scheduled:0") {
-            return;
-        }
-        assert!(
-            t.elapsed().as_secs() < 30,
-            "{}: AOF rewrite never ended",
-            s.name
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
-
 /// An AOF (RDB preamble + commands; multi-part on 7.0+, one file on 6.2) exported as
 /// RESP rebuilds the server's dataset; as JSON lines it is the preamble's keys, then the
 /// commands.
@@ -915,10 +898,10 @@ fn aof_inputs_rebuild_the_dataset() {
             args.extend(["--enable-debug-command", "yes"]);
         }
         let mut a = Server::start(name, &args).expect("installed");
-        wait_rewrite(&mut a);
+        a.wait_aof_rewrite();
         fill(&mut a, &[0, 1], Mode::Plain);
         a.oks(&["BGREWRITEAOF"]);
-        wait_rewrite(&mut a);
+        a.wait_aof_rewrite();
         // commands after the rewrite, in two dbs
         a.oks(&["SELECT", "1"]);
         a.oks(&["SET", "after:rewrite", "1"]);

@@ -17,8 +17,8 @@ use rdbkit::forensics::inspect::{self, RecordLine};
 use serde_json::Value as J;
 
 use crate::servers::{keyspace, launch, Mode};
-use crate::support::rdbkit;
-use crate::support::server::{installed, servers_dir, Server};
+use crate::support::server::{not_installed, servers_dir, Server};
+use crate::support::{panic_message, rdbkit};
 
 const VERSIONS: &[&str] = &["redis-6.2.14", "redis-7.2.4", "redis-8.0.2", "valkey-9.1.2"];
 /// Absolute expiry used for the keys with a TTL (2100-01-01), so dumps of the same
@@ -548,11 +548,7 @@ fn salvage_version(name: &str) {
 
 #[test]
 fn salvage_recovers_everything_outside_the_damage() {
-    let have = installed();
-    let missing: Vec<_> = VERSIONS
-        .iter()
-        .filter(|v| !have.iter().any(|h| h == *v))
-        .collect();
+    let missing = not_installed(VERSIONS);
     crate::require!(missing.is_empty(), "servers not installed: {missing:?}");
     let handles: Vec<_> = VERSIONS
         .iter()
@@ -561,12 +557,7 @@ fn salvage_recovers_everything_outside_the_damage() {
     let errors: Vec<String> = handles
         .into_iter()
         .filter_map(|h| h.join().err())
-        .map(|e| {
-            e.downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default()
-        })
+        .map(|e| panic_message(&*e))
         .collect();
     assert!(errors.is_empty(), "{}", errors.join("\n"));
 }

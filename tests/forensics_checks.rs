@@ -176,17 +176,21 @@ fn diff_through_partition_files_finds_the_same_changes() {
     assert_eq!(code, Some(1));
     assert_eq!(mem, expected);
     assert_eq!(mem_summary["summary"]["partitions"], 1);
-    let (part, part_summary, code) = diff_lines(&[
-        "diff",
-        pa,
-        pb,
-        "--format",
-        "jsonl",
-        "--partition-bytes",
-        "4096",
-        "--tmp-dir",
-        spill.path().to_str().unwrap(),
-    ]);
+    let spill_dir = spill.path().to_str().unwrap();
+    let partitioned = |a: &str, b: &str| {
+        diff_lines(&[
+            "diff",
+            a,
+            b,
+            "--format",
+            "jsonl",
+            "--partition-bytes",
+            "4096",
+            "--tmp-dir",
+            spill_dir,
+        ])
+    };
+    let (part, part_summary, code) = partitioned(pa, pb);
     assert_eq!(code, Some(1));
     assert_eq!(part, expected);
     let n = part_summary["summary"]["partitions"].as_u64().unwrap();
@@ -200,17 +204,7 @@ fn diff_through_partition_files_finds_the_same_changes() {
         0,
         "partition files left behind"
     );
-    let (same, _, code) = diff_lines(&[
-        "diff",
-        pa,
-        pa,
-        "--format",
-        "jsonl",
-        "--partition-bytes",
-        "4096",
-        "--tmp-dir",
-        spill.path().to_str().unwrap(),
-    ]);
+    let (same, _, code) = partitioned(pa, pa);
     assert_eq!((same.len(), code), (0, Some(0)));
 }
 

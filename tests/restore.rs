@@ -9,8 +9,8 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use crate::require;
-use crate::support::rdbkit;
 use crate::support::server::{installed, Reply, Server};
+use crate::support::{rdbkit, show};
 
 /// Servers 7.0+ need the debug command enabled for DEBUG DIGEST.
 fn start(name: &str, extra: &[&str]) -> Option<Server> {
@@ -142,15 +142,6 @@ fn restore(file: &Path, url: &str, extra: &[&str]) -> Output {
 
 fn url(s: &Server) -> String {
     format!("redis://127.0.0.1:{}", s.port)
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn assert_ok(o: &Output) {
@@ -299,21 +290,6 @@ fn newer_files_fall_back_to_commands_and_commands_mode_is_exact() {
     assert_eq!(t.cmds(&["HLEN", "h"]).int(), 2);
 }
 
-fn wait_rewrite(s: &mut Server) {
-    let t0 = Instant::now();
-    loop {
-        let info = s.oks(&["INFO", "persistence"]).text();
-        if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrite_scheduled:0") {
-            break;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "rewrite never ended"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn multi_part_aof_replays_in_order_up_to_until() {
     require!(need("redis-7.4.1"), "redis-7.4.1 is not installed");
@@ -331,7 +307,7 @@ fn multi_part_aof_replays_in_order_up_to_until() {
     .unwrap();
     fill(&mut src, 200);
     src.oks(&["BGREWRITEAOF"]);
-    wait_rewrite(&mut src);
+    src.wait_aof_rewrite();
     // INCR part: ordered commands on top of the RDB base, in two dbs.
     src.oks(&["INCRBY", "counter", "5"]);
     src.oks(&["SELECT", "1"]);
@@ -898,7 +874,7 @@ fn aof_commands_replay_into_a_cluster_by_slot() {
         .collect();
     src.pipeline(&sets);
     src.oks(&["BGREWRITEAOF"]);
-    wait_rewrite(&mut src);
+    src.wait_aof_rewrite();
     for c in [
         // one slot per key, keys all over the slots
         vec!["MSET", "a", "1", "b", "2", "c", "3", "{t}x", "4"], // split by slot

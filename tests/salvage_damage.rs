@@ -16,7 +16,7 @@ use rdbkit::forensics::resync::{Event, Walker};
 use rdbkit::rdb::Record;
 
 use crate::servers::{launch, Mode};
-use crate::support::server::installed;
+use crate::support::server::not_installed;
 
 const VERSIONS: &[&str] = &["redis-6.2.14", "redis-7.2.4", "redis-8.0.2", "valkey-9.1.2"];
 /// Seeds per version (each seed damages the dump five ways).
@@ -270,11 +270,7 @@ fn live(name: &str) -> Result<(), String> {
 /// The same on fresh dumps from each server version, so other key orders get tried.
 #[test]
 fn salvage_keeps_keys_outside_random_damage_of_fresh_dumps() {
-    let have = installed();
-    let missing: Vec<_> = VERSIONS
-        .iter()
-        .filter(|v| !have.iter().any(|h| h == *v))
-        .collect();
+    let missing = not_installed(VERSIONS);
     crate::require!(missing.is_empty(), "servers not installed: {missing:?}");
     let errors: Vec<String> = VERSIONS
         .iter()

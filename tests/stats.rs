@@ -9,7 +9,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::server::{installed, Reply, Server};
+use crate::support::server::{not_installed, Reply, Server};
 use crate::support::{rdbkit, rdbkit_stdin};
 
 /// A key that breaks naive HTML and CSV writers.
@@ -287,12 +287,7 @@ fn check_against_server(name: &str, path: &Path, t: &Truth) {
 #[test]
 fn counts_agree_with_real_servers() {
     let names = ["redis-7.0.15", "redis-8.0.2", "valkey-9.1.2"];
-    let have = installed();
-    let missing: Vec<&str> = names
-        .iter()
-        .copied()
-        .filter(|n| !have.iter().any(|h| h == n))
-        .collect();
+    let missing = not_installed(&names);
     crate::require!(missing.is_empty(), "servers not installed: {missing:?}");
     std::thread::scope(|sc| {
         for name in names {

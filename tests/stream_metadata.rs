@@ -9,20 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use crate::require;
-use crate::support::rdbkit;
 use crate::support::server::{installed, Server};
+use crate::support::{rdbkit, show};
 
 fn need(name: &str) -> bool {
     installed().iter().any(|n| n == name)
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// Streams named after what will change in them, each with 5 entries, groups g1

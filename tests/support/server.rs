@@ -58,6 +58,16 @@ pub fn installed() -> Vec<String> {
     installed_rows().into_iter().map(|r| r.name).collect()
 }
 
+/// Those of `names` that are not installed.
+pub fn not_installed<'a>(names: &[&'a str]) -> Vec<&'a str> {
+    let have = installed();
+    names
+        .iter()
+        .copied()
+        .filter(|n| !have.iter().any(|h| h == n))
+        .collect()
+}
+
 /// `"7.2.4"` → `(7, 2, 4)`; missing or odd parts are 0.
 pub fn parse_version(v: &str) -> (u32, u32, u32) {
     let mut it = v
@@ -392,6 +402,25 @@ impl Server {
             );
         }
         r
+    }
+
+    /// Waits (up to 30 s) until no AOF rewrite is running or scheduled.
+    pub fn wait_aof_rewrite(&mut self) {
+        let t0 = std::time::Instant::now();
+        loop {
+            let info = self.oks(&["INFO", "persistence"]).text();
+            if info.contains("aof_rewrite_in_progress:0")
+                && info.contains("aof_rewrite_scheduled:0")
+            {
+                return;
+            }
+            assert!(
+                t0.elapsed() < std::time::Duration::from_secs(30),
+                "{}: AOF rewrite never ended",
+                self.name
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 
     /// Like `ok` with text arguments.

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use super::ops::{syntax, typed, typed_or_new, Fail, Res};
-use super::state::{Dataset, Obj, Val};
+use super::state::{Dataset, Val};
 
 fn pick(v: &mut Val) -> Option<&mut HashSet<Vec<u8>>> {
     match v {
@@ -85,16 +85,6 @@ pub fn store(ds: &mut Dataset, db: u64, a: &[&[u8]], op: SetOp) -> Res {
             acc.into_iter().filter(|m| !s.contains(m)).collect()
         }),
     };
-    ds.remove(db, a[1]);
-    if !result.is_empty() {
-        ds.insert(
-            db,
-            a[1],
-            Obj {
-                val: Val::Set(result),
-                expire: None,
-            },
-        );
-    }
+    ds.store(db, a[1], Val::Set(result));
     Ok::<(), Fail>(())
 }

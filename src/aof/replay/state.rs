@@ -258,6 +258,14 @@ impl Dataset {
     pub fn remove(&mut self, db: u64, key: &[u8]) -> Option<Obj> {
         self.dbs.get_mut(&db)?.remove(key)
     }
+    /// A `*STORE` command's destination: replaced by `val` without an expiry, or
+    /// deleted when `val` is an empty collection (as the server does).
+    pub fn store(&mut self, db: u64, key: &[u8], val: Val) {
+        self.remove(db, key);
+        if !val.is_empty_collection() {
+            self.insert(db, key, Obj { val, expire: None });
+        }
+    }
     pub fn contains(&self, db: u64, key: &[u8]) -> bool {
         self.get(db, key).is_some()
     }

@@ -3,7 +3,7 @@
 //! member bytes), the skiplist's order.
 
 use super::ops::{count, double, index_range, int, is, syntax, typed, typed_or_new, unknown, Res};
-use super::state::{Dataset, Obj, Val, Zset};
+use super::state::{Dataset, Val, Zset};
 
 fn pick(v: &mut Val) -> Option<&mut Zset> {
     match v {
@@ -366,16 +366,6 @@ pub fn zstore(ds: &mut Dataset, db: u64, a: &[&[u8]], op: ZOp) -> Res {
             z
         }
     };
-    ds.remove(db, a[1]);
-    if !result.is_empty() {
-        ds.insert(
-            db,
-            a[1],
-            Obj {
-                val: Val::Zset(result),
-                expire: None,
-            },
-        );
-    }
+    ds.store(db, a[1], Val::Zset(result));
     Ok(())
 }
