@@ -231,6 +231,7 @@ fi
 # Other people compile in this checkout's target dir on the same 2 CPUs. Each timing
 # phase waits for a quiet moment (no rustc/cc1 for 10 s), watches for compilers while
 # the clock runs, and is repeated (up to --attempts times) if one ran.
+source benches/fresh_cache.sh
 wait_quiet() {
   local waited=0 quiet_for=0
   while [ "$waited" -lt "$QUIET_WAIT" ] && [ "$quiet_for" -lt 10 ]; do
@@ -274,6 +275,7 @@ phase() { # phase LABEL JSON RUNS first last
   local label=$1 json=$2 runs=$3 first=$4 last=$5 attempt q watch busy load0
   for ((attempt = 1; attempt <= ATTEMPTS; attempt++)); do
     q=$(wait_quiet)
+    fresh_cache "$FILE"
     say "timing $label ($runs runs each after 1 warm-up), attempt $attempt: machine $q"
     ( while :; do pgrep -x rustc >/dev/null && echo busy; sleep 1; done ) >"$WORK/busy" 2>/dev/null &
     watch=$!

@@ -7,7 +7,8 @@
 # 7.0.15; generated here when missing). redis-check-rdb reads and checks every value
 # but writes nothing, so it is a floor for any converter; the ratio export /
 # check-rdb is what this machine's load cannot distort much (both run in the same
-# session, one after the other). The input file is
+# session, one after the other). Output goes to a new file in a temp dir (the previous
+# run's output is removed and synced before each run, untimed). The input file is
 # memory-mapped, so the memory reported is RssAnon (sampled every 50 ms), not RSS.
 # Writes the summary to benches/data/last-run-export.txt.
 set -euo pipefail
@@ -48,11 +49,17 @@ timed() {
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-cat "$rdb" >/dev/null # page cache, for every contestant alike
+source benches/fresh_cache.sh
+fresh_cache "$rdb" # page cache, for every contestant alike
 declare -A wall rss
 for name in check-rdb jsonl resp; do
   : >"$out/$name.walls"
   for _ in $(seq "$runs"); do
+    # Each run writes a new file, as an export normally does: truncating the previous
+    # run's 1.6-1.9 GB output (still dirty in the page cache) inside the timed run
+    # costs the kernel more than a second that belongs to no export.
+    rm -f "$out/out.$name"
+    sync
     case $name in
       check-rdb) r=$(timed "$check" "$rdb") ;;
       jsonl) r=$(timed ./target/release/rdbkit export "$rdb" -o "$out/out.jsonl") ;;

@@ -31,6 +31,8 @@ cmds=(-n "rdbkit stats" "$stats" -n redis-check-rdb "$check $file")
 command -v rdb >/dev/null && cmds+=(-n "hdt3213 rdb -c memory" "rdb -c memory -o /dev/null $file")
 json=$(mktemp)
 trap 'rm -f "$json"' EXIT
+source benches/fresh_cache.sh
+fresh_cache "$file"
 hyperfine -N --warmup 1 --runs "$runs" --export-json "$json" "${cmds[@]}" >&2
 # peak RSS, and RssAnon sampled from /proc while it runs
 $stats >/dev/null & pid=$!
