@@ -225,9 +225,14 @@ struct Split {
     batch_bytes: usize,
 }
 
+/// A backlog of several batches before the scanner takes on deep checks: a batch the
+/// scanner checks itself can take it as long as a few of the checker's, and the
+/// checker must not run dry meanwhile. Measured on the 1 GB benchmark file: with
+/// (6, 3) the checker waits for work 35 ms in all instead of the 115 ms of (3, 2),
+/// and the whole run is 4-5% faster.
 const SPLIT: Split = Split {
-    full_at: 3,
-    skim_below: 2,
+    full_at: 6,
+    skim_below: 3,
     batch_bytes: 1 << 20,
 };
 
