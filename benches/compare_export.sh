@@ -55,8 +55,7 @@ fresh_cache "$rdb" # page cache, for every contestant alike
 # Two sinks per format. `-o /dev/null` times the conversion itself (what the issue's
 # target is stated for). A new file adds the kernel's page-cache work for 1.6-1.9 GB of
 # output, which on these VMs is bimodal: consecutive runs of the same binary measured
-# 0.4 s and 2.4-2.8 s of system time (the guest's fresh pages come from the host), so
-# its min/median/max are shown as they are.
+# 0.4 s and 1.7-2.8 s of system time, so its min/median/max are shown as they are.
 declare -A wall rss spread
 names=(check-rdb jsonl resp jsonl-file resp-file)
 for name in "${names[@]}"; do
