@@ -13,7 +13,7 @@ use rdbkit::verify::Status;
 
 use crate::require;
 use crate::support::rdbkit;
-use crate::support::server::{installed, servers_dir, Server};
+use crate::support::server::{is_installed, servers_dir, Server};
 
 fn check_aof_bin(name: &str) -> PathBuf {
     servers_dir().join("bin").join(format!("{name}-check-aof"))
@@ -269,7 +269,7 @@ fn round_trip(name: &str, preamble: bool) {
 }
 
 fn run(name: &str, required: bool) {
-    let have = installed().iter().any(|n| n == name) && check_aof_bin(name).exists();
+    let have = is_installed(name) && check_aof_bin(name).exists();
     if required {
         require!(have, "{name} is not installed");
     } else if !have {
@@ -391,7 +391,7 @@ fn single_file(name: &str, preamble: bool) {
 #[test]
 fn redis_6_2_single_file_aof() {
     let name = "redis-6.2.14";
-    let have = installed().iter().any(|n| n == name) && check_aof_bin(name).exists();
+    let have = is_installed(name) && check_aof_bin(name).exists();
     require!(have, "{name} is not installed");
     single_file(name, true);
     single_file(name, false);

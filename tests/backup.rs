@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::require;
 use crate::support::rdbkit;
-use crate::support::server::{installed, Server};
+use crate::support::server::{installed, is_installed, Server};
 
 /// A small dataset of every basic type in two dbs, some keys with a TTL, saved by `name`;
 /// the RDB is copied to `out`.
@@ -49,10 +49,7 @@ fn p(path: &Path) -> &str {
 
 #[test]
 fn sidecar_round_trip_catches_a_flipped_byte_and_a_truncated_copy() {
-    require!(
-        installed().iter().any(|n| n == "redis-7.2.4"),
-        "redis-7.2.4 not installed"
-    );
+    require!(is_installed("redis-7.2.4"), "redis-7.2.4 not installed");
     let tmp = tempfile::tempdir().unwrap();
     let good = tmp.path().join("dump.rdb");
     make_rdb("redis-7.2.4", &["--rdbchecksum", "no"], &good);
@@ -141,10 +138,7 @@ fn sidecar_round_trip_catches_a_flipped_byte_and_a_truncated_copy() {
 
 #[test]
 fn sidecar_of_an_appendonlydir_names_the_changed_part() {
-    require!(
-        installed().iter().any(|n| n == "redis-7.0.15"),
-        "redis-7.0.15 not installed"
-    );
+    require!(is_installed("redis-7.0.15"), "redis-7.0.15 not installed");
     let tmp = tempfile::tempdir().unwrap();
     let aofdir = aof_dir("redis-7.0.15", tmp.path());
     let o = rdbkit(&["verify", "--sidecar", p(&aofdir)]);
@@ -356,7 +350,7 @@ fn verify_dir_lists_every_backup_and_judges_the_newest_good_one() {
     require!(
         ["redis-7.2.4", "redis-7.0.15"]
             .iter()
-            .all(|n| installed().iter().any(|i| i == n)),
+            .all(|n| is_installed(n)),
         "redis-7.2.4 and redis-7.0.15 not installed"
     );
     let tmp = tempfile::tempdir().unwrap();

@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::require;
 use crate::support::rdbkit;
-use crate::support::server::{installed, Server};
+use crate::support::server::{installed, is_installed, Server};
 
 type J = serde_json::Value;
 
@@ -406,10 +406,7 @@ fn diff_replays_real_aofs_to_the_saved_dataset() {
 #[test]
 fn diff_reports_a_key_it_cannot_replay_as_unknown() {
     let name = "redis-7.4.1";
-    require!(
-        installed().iter().any(|h| h == name),
-        "{name} is not installed"
-    );
+    require!(is_installed(name), "{name} is not installed");
     let mut s = Server::start(name, &["--appendonly", "yes", "--appendfsync", "always"]).unwrap();
     s.oks(&["SET", "plain", "1"]);
     s.oks(&["PFADD", "hll", "a", "b", "c"]);
@@ -455,10 +452,7 @@ fn diff_reports_a_key_it_cannot_replay_as_unknown() {
 #[test]
 fn restore_verify_compares_an_aof_input_with_its_replay() {
     let name = "redis-7.4.1";
-    require!(
-        installed().iter().any(|h| h == name),
-        "{name} is not installed"
-    );
+    require!(is_installed(name), "{name} is not installed");
     let mut src = Server::start(name, &["--appendonly", "yes", "--appendfsync", "always"]).unwrap();
     workload_a(&mut src);
     src.oks(&["BGREWRITEAOF"]);

@@ -9,7 +9,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use crate::require;
-use crate::support::server::{installed, Reply, Server};
+use crate::support::server::{is_installed, Reply, Server};
 use crate::support::{rdbkit, show};
 
 /// Servers 7.0+ need the debug command enabled for DEBUG DIGEST.
@@ -21,10 +21,6 @@ fn start(name: &str, extra: &[&str]) -> Option<Server> {
     }
     args.extend(extra);
     Server::start(name, &args)
-}
-
-fn need(name: &str) -> bool {
-    installed().iter().any(|n| n == name)
 }
 
 fn cmd(args: &[&str]) -> Vec<Vec<u8>> {
@@ -150,7 +146,10 @@ fn assert_ok(o: &Output) {
 
 #[test]
 fn restores_exactly_into_each_version() {
-    require!(need("redis-7.0.15"), "redis-7.0.15 is not installed");
+    require!(
+        is_installed("redis-7.0.15"),
+        "redis-7.0.15 is not installed"
+    );
     let tmp = tempfile::tempdir().unwrap();
     let mut src = start("redis-7.0.15", &[]).unwrap();
     fill(&mut src, 600);
@@ -168,7 +167,7 @@ fn restores_exactly_into_each_version() {
         for name in targets {
             let (file, want, want_sizes) = (&file, &want, &want_sizes);
             sc.spawn(move || {
-                if !need(name) {
+                if !is_installed(name) {
                     require!(false, "{name} is not installed");
                 }
                 let mut t = start(name, &[]).unwrap();
@@ -191,7 +190,7 @@ fn restores_exactly_into_each_version() {
 #[test]
 fn old_encodings_restore_into_a_new_server() {
     require!(
-        need("redis-5.0.10") && need("redis-8.6.3"),
+        is_installed("redis-5.0.10") && is_installed("redis-8.6.3"),
         "redis-5.0.10 / 8.6.3 missing"
     );
     let tmp = tempfile::tempdir().unwrap();
@@ -207,7 +206,7 @@ fn old_encodings_restore_into_a_new_server() {
 fn too_new_payloads_are_refused_per_key_and_listed() {
     // A 7.4 file's listpack sets (RDB type 20, version 11) cannot be RESTOREd into 7.0.
     require!(
-        need("redis-7.4.1") && need("redis-7.0.15"),
+        is_installed("redis-7.4.1") && is_installed("redis-7.0.15"),
         "redis-7.4.1 / 7.0.15 missing"
     );
     let tmp = tempfile::tempdir().unwrap();
@@ -238,7 +237,7 @@ fn too_new_payloads_are_refused_per_key_and_listed() {
 #[test]
 fn newer_files_fall_back_to_commands_and_commands_mode_is_exact() {
     require!(
-        need("redis-7.4.1") && need("redis-7.0.15") && need("valkey-9.1.2"),
+        is_installed("redis-7.4.1") && is_installed("redis-7.0.15") && is_installed("valkey-9.1.2"),
         "servers missing"
     );
     let tmp = tempfile::tempdir().unwrap();
@@ -292,7 +291,7 @@ fn newer_files_fall_back_to_commands_and_commands_mode_is_exact() {
 
 #[test]
 fn multi_part_aof_replays_in_order_up_to_until() {
-    require!(need("redis-7.4.1"), "redis-7.4.1 is not installed");
+    require!(is_installed("redis-7.4.1"), "redis-7.4.1 is not installed");
     let mut src = start(
         "redis-7.4.1",
         &[
@@ -360,7 +359,10 @@ fn multi_part_aof_replays_in_order_up_to_until() {
 
 #[test]
 fn conflict_ttl_db_map_filter_and_dry_run_policies() {
-    require!(need("redis-7.0.15"), "redis-7.0.15 is not installed");
+    require!(
+        is_installed("redis-7.0.15"),
+        "redis-7.0.15 is not installed"
+    );
     let tmp = tempfile::tempdir().unwrap();
     let mut src = start("redis-7.0.15", &[]).unwrap();
     src.oks(&["SET", "a", "1"]);
@@ -460,7 +462,10 @@ fn conflict_ttl_db_map_filter_and_dry_run_policies() {
 
 #[test]
 fn acl_user_failures_are_listed_and_fail_fast_stops() {
-    require!(need("redis-7.0.15"), "redis-7.0.15 is not installed");
+    require!(
+        is_installed("redis-7.0.15"),
+        "redis-7.0.15 is not installed"
+    );
     let tmp = tempfile::tempdir().unwrap();
     let mut src = start("redis-7.0.15", &[]).unwrap();
     let mut cmds = Vec::new();
@@ -529,7 +534,10 @@ fn acl_user_failures_are_listed_and_fail_fast_stops() {
 
 #[test]
 fn resumes_from_the_checkpoint_after_a_kill() {
-    require!(need("redis-7.0.15"), "redis-7.0.15 is not installed");
+    require!(
+        is_installed("redis-7.0.15"),
+        "redis-7.0.15 is not installed"
+    );
     let tmp = tempfile::tempdir().unwrap();
     let mut src = start("redis-7.0.15", &[]).unwrap();
     fill(&mut src, 1500);
@@ -612,7 +620,10 @@ done
 
 #[test]
 fn restores_over_tls_with_client_certificates() {
-    require!(need("redis-7.0.15"), "redis-7.0.15 is not installed");
+    require!(
+        is_installed("redis-7.0.15"),
+        "redis-7.0.15 is not installed"
+    );
     let tmp = tempfile::tempdir().unwrap();
     require!(
         make_certs(tmp.path()),
@@ -735,7 +746,10 @@ fn migrate_slot(from: &mut Server, to: &mut Server, slot: u16, pause: Duration) 
 
 #[test]
 fn restores_into_a_cluster_while_a_slot_migrates() {
-    require!(need("redis-7.0.15"), "redis-7.0.15 is not installed");
+    require!(
+        is_installed("redis-7.0.15"),
+        "redis-7.0.15 is not installed"
+    );
     let tmp = tempfile::tempdir().unwrap();
     let mut src = start("redis-7.0.15", &[]).unwrap();
     let mut cmds = Vec::new();
@@ -861,7 +875,10 @@ fn owner_of(nodes: &mut [Server], key: &[u8]) -> usize {
 
 #[test]
 fn aof_commands_replay_into_a_cluster_by_slot() {
-    require!(need("redis-7.0.15"), "redis-7.0.15 is not installed");
+    require!(
+        is_installed("redis-7.0.15"),
+        "redis-7.0.15 is not installed"
+    );
     let tmp = tempfile::tempdir().unwrap();
     let mut src = start(
         "redis-7.0.15",
@@ -980,7 +997,7 @@ fn aof_commands_replay_into_a_cluster_by_slot() {
 #[test]
 fn verify_compares_every_key_and_names_each_difference() {
     require!(
-        need("redis-7.4.1") && need("redis-7.0.15"),
+        is_installed("redis-7.4.1") && is_installed("redis-7.0.15"),
         "redis-7.4.1 / 7.0.15 missing"
     );
     let tmp = tempfile::tempdir().unwrap();

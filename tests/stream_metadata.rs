@@ -9,12 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use crate::require;
-use crate::support::server::{installed, Server};
+use crate::support::server::{is_installed, Server};
 use crate::support::{rdbkit, show};
-
-fn need(name: &str) -> bool {
-    installed().iter().any(|n| n == name)
-}
 
 /// Streams named after what will change in them, each with 5 entries, groups g1
 /// (alice owns 1-0 and 2-0, bob 3-0; from 6.2 an idle consumer) and g2 (carol owns
@@ -233,7 +229,7 @@ fn diff_on(name: &str, dir: &Path) {
 fn diff_reports_exactly_the_streams_whose_group_state_changed() {
     let servers = ["redis-6.2.14", "redis-7.4.1", "redis-8.6.3", "valkey-9.1.2"];
     for s in servers {
-        require!(need(s), "{s} is not installed");
+        require!(is_installed(s), "{s} is not installed");
     }
     let tmp = tempfile::tempdir().unwrap();
     std::thread::scope(|sc| {
@@ -303,7 +299,7 @@ fn restore_verify_compares_what_each_target_holds() {
         ("redis-7.4.1", &["--mode", "commands"], SETID, "s1"),
     ];
     for (t, ..) in targets {
-        require!(need(t), "{t} is not installed");
+        require!(is_installed(t), "{t} is not installed");
     }
     let tmp = tempfile::tempdir().unwrap();
     let mut src = Server::start("redis-7.4.1", &[]).expect("installed");
@@ -348,7 +344,7 @@ fn restore_verify_of_v4_streams() {
         ("redis-7.4.1", &[], SETID, "s1"),
     ];
     for (t, ..) in targets {
-        require!(need(t), "{t} is not installed");
+        require!(is_installed(t), "{t} is not installed");
     }
     let tmp = tempfile::tempdir().unwrap();
     let mut src = Server::start("redis-8.6.3", &[]).expect("installed");

@@ -63,6 +63,24 @@ fn skip_group_meta(cur: &mut Cursor<'_>, version: u8) -> Result<()> {
     Ok(())
 }
 
+/// Reads `n` ids with `read`; false at the first one not above the one before (the
+/// rest is left unread).
+fn ids_ascend(
+    cur: &mut Cursor<'_>,
+    n: u64,
+    read: impl Fn(&mut Cursor<'_>) -> Result<u128>,
+) -> Result<bool> {
+    let mut prev = None;
+    for _ in 0..n {
+        let id = read(cur)?;
+        if prev >= Some(id) {
+            return Ok(false);
+        }
+        prev = Some(id);
+    }
+    Ok(true)
+}
+
 /// One group PEL entry: id, delivery time, delivery count.
 fn pel_entry(cur: &mut Cursor<'_>) -> Result<u128> {
     let id = sid(cur).map_err(|e| e.reading("a consumer group PEL id"))?;
@@ -207,13 +225,8 @@ fn read_ordered(cur: &mut Cursor<'_>, version: u8) -> Result<Ordered> {
         counts.groups += 1;
         let pel = cur.count(17)?;
         let group_pel = *cur;
-        let mut prev = None;
-        for _ in 0..pel {
-            let id = pel_entry(cur)?;
-            if prev >= Some(id) {
-                return Ok(Ordered::OutOfOrder("consumer group PEL ids"));
-            }
-            prev = Some(id);
+        if !ids_ascend(cur, pel, pel_entry)? {
+            return Ok(Ordered::OutOfOrder("consumer group PEL ids"));
         }
         counts.pel_entries += pel;
         let consumers = cur.count(9)?;
@@ -225,13 +238,8 @@ fn read_ordered(cur: &mut Cursor<'_>, version: u8) -> Result<Ordered> {
             }
             let n = cur.count(16)?;
             consumer_pels.push((*cur, n));
-            let mut prev = None;
-            for _ in 0..n {
-                let id = sid(cur)?;
-                if prev >= Some(id) {
-                    return Ok(Ordered::OutOfOrder("consumer PEL ids"));
-                }
-                prev = Some(id);
+            if !ids_ascend(cur, n, sid)? {
+                return Ok(Ordered::OutOfOrder("consumer PEL ids"));
             }
         }
         counts.consumers += consumers;

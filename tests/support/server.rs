@@ -58,6 +58,11 @@ pub fn installed() -> Vec<String> {
     installed_rows().into_iter().map(|r| r.name).collect()
 }
 
+/// Whether the server `name` (e.g. `redis-7.4.1`) is installed.
+pub fn is_installed(name: &str) -> bool {
+    installed().iter().any(|n| n == name)
+}
+
 /// Those of `names` that are not installed.
 pub fn not_installed<'a>(names: &[&'a str]) -> Vec<&'a str> {
     let have = installed();
